@@ -1,0 +1,1 @@
+//! Portolan driver crate.

@@ -1,0 +1,1 @@
+//! Portolan engine crate.

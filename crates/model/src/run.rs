@@ -1,0 +1,140 @@
+use crate::port::Protocol;
+use serde::{Deserialize, Serialize};
+
+/// Scan technique, with Nmap's XML name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum ScanType {
+    Connect,
+    Syn,
+    Ack,
+    Window,
+    Maimon,
+    Fin,
+    Null,
+    Xmas,
+    Udp,
+}
+
+impl ScanType {
+    /// The `scaninfo@type` value of Nmap's XML.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ScanType::Connect => "connect",
+            ScanType::Syn => "syn",
+            ScanType::Ack => "ack",
+            ScanType::Window => "window",
+            ScanType::Maimon => "maimon",
+            ScanType::Fin => "fin",
+            ScanType::Null => "null",
+            ScanType::Xmas => "xmas",
+            ScanType::Udp => "udp",
+        }
+    }
+
+    /// Human name used in normal output ("Connect Scan").
+    pub fn title(self) -> &'static str {
+        match self {
+            ScanType::Connect => "Connect Scan",
+            ScanType::Syn => "SYN Stealth Scan",
+            ScanType::Ack => "ACK Scan",
+            ScanType::Window => "Window Scan",
+            ScanType::Maimon => "Maimon Scan",
+            ScanType::Fin => "FIN Scan",
+            ScanType::Null => "NULL Scan",
+            ScanType::Xmas => "XMAS Scan",
+            ScanType::Udp => "UDP Scan",
+        }
+    }
+}
+
+/// One scan technique over one protocol's port list (Nmap's `<scaninfo>`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScanInfo {
+    pub scan_type: ScanType,
+    pub protocol: Protocol,
+    /// The ports in scan-list order, ascending and deduplicated.
+    pub ports: Vec<u16>,
+}
+
+impl ScanInfo {
+    /// Nmap's compact `services` attribute: `1-100,443,8000-8010`.
+    pub fn services_string(&self) -> String {
+        compact_ranges(&self.ports)
+    }
+}
+
+/// Writes ascending ports as `a-b,c,...`.
+pub fn compact_ranges(ports: &[u16]) -> String {
+    let mut out = String::new();
+    let mut i = 0;
+    while i < ports.len() {
+        let start = ports[i];
+        let mut end = start;
+        while i + 1 < ports.len() && ports[i + 1] == end.wrapping_add(1) && end != u16::MAX {
+            i += 1;
+            end = ports[i];
+        }
+        if !out.is_empty() {
+            out.push(',');
+        }
+        if start == end {
+            out.push_str(&start.to_string());
+        } else {
+            out.push_str(&format!("{start}-{end}"));
+        }
+        i += 1;
+    }
+    out
+}
+
+/// How the sinks should present results (Nmap's `--reason`, `--open`, `-v`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutputOptions {
+    pub reason: bool,
+    pub open_only: bool,
+    pub verbose: u8,
+    pub debugging: u8,
+}
+
+/// What every sink learns before the first host: the command and the plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunInfo {
+    /// Program name and version, e.g. `portolan` / `0.1.0`.
+    pub scanner: String,
+    pub version: String,
+    /// The command line as typed, joined with spaces.
+    pub args: String,
+    /// Wall-clock seconds since the Unix epoch.
+    pub start_time: u64,
+    pub scans: Vec<ScanInfo>,
+    pub options: OutputOptions,
+    /// Lines the user should see before results (e.g. "all targets treated as up").
+    pub notes: Vec<String>,
+}
+
+/// What every sink learns after the last host.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunSummary {
+    /// Wall-clock seconds since the Unix epoch.
+    pub end_time: u64,
+    pub elapsed_secs: f64,
+    pub hosts_up: u64,
+    pub hosts_down: u64,
+    pub hosts_total: u64,
+    /// `None` on success; otherwise why the run stopped early.
+    pub error: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compact_ranges_merges_runs() {
+        assert_eq!(compact_ranges(&[1, 2, 3, 5, 7, 8, 65535]), "1-3,5,7-8,65535");
+        assert_eq!(compact_ranges(&[]), "");
+        assert_eq!(compact_ranges(&[65534, 65535]), "65534-65535");
+    }
+}

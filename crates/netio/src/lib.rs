@@ -1,0 +1,1 @@
+//! Portolan netio crate.
