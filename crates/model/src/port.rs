@@ -183,6 +183,9 @@ mod tests {
         assert_eq!(s, "\"open|filtered\"");
         let r = serde_json::to_string(&Reason::AdminProhibited).unwrap();
         assert_eq!(r, "\"admin-prohibited\"");
-        assert_eq!(serde_json::to_string(&Reason::ConnRefused).unwrap(), format!("\"{}\"", Reason::ConnRefused));
+        assert_eq!(
+            serde_json::to_string(&Reason::ConnRefused).unwrap(),
+            format!("\"{}\"", Reason::ConnRefused)
+        );
     }
 }

@@ -133,7 +133,10 @@ mod tests {
 
     #[test]
     fn compact_ranges_merges_runs() {
-        assert_eq!(compact_ranges(&[1, 2, 3, 5, 7, 8, 65535]), "1-3,5,7-8,65535");
+        assert_eq!(
+            compact_ranges(&[1, 2, 3, 5, 7, 8, 65535]),
+            "1-3,5,7-8,65535"
+        );
         assert_eq!(compact_ranges(&[]), "");
         assert_eq!(compact_ranges(&[65534, 65535]), "65534-65535");
     }

@@ -1,0 +1,137 @@
+//! Flags as parsed: no I/O happens here.
+
+use clap::{ArgAction, Parser};
+use std::path::PathBuf;
+
+/// Portolan: a network scanner and auditor with Nmap's flags and formats.
+#[derive(Debug, Parser)]
+#[command(
+    name = "portolan",
+    version,
+    disable_version_flag = true,
+    about = "Network scanner and auditor with Nmap's flags and output formats.",
+    after_help = "Nmap spellings are accepted as written: -sT -Pn -oX FILE -oA BASE -iL FILE -p- -T4.\n\
+                  Examples:\n  portolan -sT -p 22,80,443 198.18.0.0/24\n  portolan -p- -T4 -oA scan 198.18.0.11\n  portolan -F --open -oJ hosts.jsonl -iL targets.txt"
+)]
+pub struct Cli {
+    /// Targets: addresses, CIDR blocks (198.18.0.0/24), octet ranges (198.18.0-1.1-20),
+    /// IPv6 addresses or prefixes, host names.
+    #[arg(value_name = "TARGET")]
+    pub targets: Vec<String>,
+
+    /// Read targets from FILE ('-' for standard input). [Nmap: -iL]
+    #[arg(long = "iL", value_name = "FILE")]
+    pub input_list: Option<String>,
+
+    /// Exclude hosts, networks or ranges (comma-separated).
+    #[arg(long, value_name = "LIST", action = ArgAction::Append)]
+    pub exclude: Vec<String>,
+
+    /// Exclude the targets listed in FILE.
+    #[arg(long, value_name = "FILE")]
+    pub excludefile: Option<PathBuf>,
+
+    /// Ports: 22,80 1-1024 -p- 1000- T:22,U:53 http,ssh.
+    #[arg(short = 'p', value_name = "PORTS", allow_hyphen_values = true)]
+    pub ports: Option<String>,
+
+    /// Fast mode: the 100 most common ports.
+    #[arg(short = 'F')]
+    pub fast: bool,
+
+    /// Scan the N most common ports.
+    #[arg(long = "top-ports", value_name = "N")]
+    pub top_ports: Option<usize>,
+
+    /// TCP connect scan (the default). [Nmap: -sT]
+    #[arg(long = "sT")]
+    pub connect_scan: bool,
+
+    /// TCP SYN scan: not available yet. [Nmap: -sS]
+    #[arg(long = "sS", hide = true)]
+    pub syn_scan: bool,
+
+    /// UDP scan: not available yet. [Nmap: -sU]
+    #[arg(long = "sU", hide = true)]
+    pub udp_scan: bool,
+
+    /// Ping scan: not available yet. [Nmap: -sn]
+    #[arg(long = "sn", hide = true)]
+    pub ping_scan: bool,
+
+    /// Version detection: not available yet. [Nmap: -sV]
+    #[arg(long = "sV", hide = true)]
+    pub version_scan: bool,
+
+    /// Treat every target as up (no host discovery). [Nmap: -Pn]
+    #[arg(long = "Pn")]
+    pub no_ping: bool,
+
+    /// Never do DNS resolution of addresses.
+    #[arg(short = 'n')]
+    pub no_dns: bool,
+
+    /// Prefer IPv6 when resolving host names.
+    #[arg(short = '6')]
+    pub ipv6: bool,
+
+    /// More output (-vv for even more).
+    #[arg(short = 'v', action = ArgAction::Count)]
+    pub verbose: u8,
+
+    /// Show why each port is in its state.
+    #[arg(long)]
+    pub reason: bool,
+
+    /// Show only open ports.
+    #[arg(long)]
+    pub open: bool,
+
+    /// Timing template 0-5 or paranoid|sneaky|polite|normal|aggressive|insane.
+    #[arg(short = 'T', value_name = "0-5")]
+    pub timing: Option<String>,
+
+    /// Send no slower than N probes per second.
+    #[arg(long = "min-rate", value_name = "N")]
+    pub min_rate: Option<f64>,
+
+    /// Send no faster than N probes per second.
+    #[arg(long = "max-rate", value_name = "N")]
+    pub max_rate: Option<f64>,
+
+    /// Retransmissions allowed per port.
+    #[arg(long = "max-retries", value_name = "N")]
+    pub max_retries: Option<u8>,
+
+    /// Give up on a host after TIME (e.g. 30s, 5m, 1h, 500ms).
+    #[arg(long = "host-timeout", value_name = "TIME")]
+    pub host_timeout: Option<String>,
+
+    /// Seed for the target and port order (a scan is reproducible with it).
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+
+    /// Normal output to FILE. [Nmap: -oN]
+    #[arg(long = "oN", value_name = "FILE")]
+    pub out_normal: Option<String>,
+
+    /// XML output (Nmap's format) to FILE. [Nmap: -oX]
+    #[arg(long = "oX", value_name = "FILE")]
+    pub out_xml: Option<String>,
+
+    /// Grepable output to FILE. [Nmap: -oG]
+    #[arg(long = "oG", value_name = "FILE")]
+    pub out_grep: Option<String>,
+
+    /// JSON Lines output to FILE (docs/json-lines.md). [-oJ]
+    #[arg(long = "oJ", value_name = "FILE")]
+    pub out_json: Option<String>,
+
+    /// Normal, XML and grepable output to BASE.nmap, BASE.xml, BASE.gnmap. [Nmap: -oA]
+    #[arg(long = "oA", value_name = "BASE")]
+    pub out_all: Option<String>,
+
+    /// Print the version.
+    #[arg(long = "version", short = 'V', action = ArgAction::Version)]
+    pub version: Option<bool>,
+}

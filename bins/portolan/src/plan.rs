@@ -1,0 +1,381 @@
+//! Flags → a validated plan: targets parsed and resolved, ports chosen,
+//! output files opened. Every user error surfaces here, before any packet.
+
+use crate::cli::Cli;
+use anyhow::{Context, Result};
+use portolan_engine::{ScanConfig, TimingParams};
+use portolan_model::{OutputOptions, Protocol, RunInfo, ScanInfo, ScanType};
+use portolan_output::{
+    GrepableSink, JsonLinesSink, MultiSink, NormalMode, NormalSink, Sink, XmlSink,
+};
+use portolan_targets::{
+    parse_ports, parse_target, ConcreteSpec, Include, PortTable, TargetSet, TargetSpec,
+};
+use std::fs::File;
+use std::io::{BufWriter, IsTerminal, Read, Write};
+use std::net::{IpAddr, ToSocketAddrs};
+use std::time::Duration;
+
+/// A user mistake: reported with exit code 2 before anything is sent.
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+fn usage<T>(msg: impl Into<String>) -> Result<T> {
+    Err(UsageError(msg.into()).into())
+}
+
+/// Everything needed to run, checked.
+pub struct Plan {
+    pub targets: TargetSet,
+    pub config: ScanConfig,
+    pub sink: MultiSink,
+    pub run: RunInfo,
+    pub warnings: Vec<String>,
+    pub show_progress: bool,
+}
+
+pub fn build(cli: &Cli, args: &str, start_time: u64) -> Result<Plan> {
+    reject_unavailable(cli)?;
+    let mut warnings = Vec::new();
+    let table = PortTable::builtin();
+    let ports = choose_ports(cli, table)?;
+    let timing = timing(cli)?;
+    let targets = targets(cli, &mut warnings)?;
+    let options = OutputOptions {
+        reason: cli.reason,
+        open_only: cli.open,
+        verbose: cli.verbose,
+        debugging: 0,
+    };
+    let mut notes = Vec::new();
+    if !cli.no_ping {
+        notes.push(
+            "Host discovery is not available yet: every target is treated as up, as with -Pn."
+                .to_string(),
+        );
+    }
+    let run = RunInfo {
+        scanner: "portolan".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        args: args.to_string(),
+        start_time,
+        scans: vec![ScanInfo {
+            scan_type: ScanType::Connect,
+            protocol: Protocol::Tcp,
+            ports: ports.clone(),
+        }],
+        options,
+        notes,
+    };
+    let (sink, stdout_taken) = sinks(cli)?;
+    let mut sink = sink;
+    if !stdout_taken {
+        sink.0.insert(
+            0,
+            Box::new(NormalSink::new(
+                Box::new(std::io::stdout()),
+                NormalMode::Terminal,
+            )),
+        );
+    }
+    let seed = cli.seed.unwrap_or_else(random_seed);
+    let config = ScanConfig {
+        timing,
+        min_rate: cli.min_rate,
+        max_rate: cli.max_rate,
+        seed,
+        ports,
+    };
+    Ok(Plan {
+        targets,
+        config,
+        sink,
+        run,
+        warnings,
+        show_progress: std::io::stderr().is_terminal(),
+    })
+}
+
+fn reject_unavailable(cli: &Cli) -> Result<()> {
+    let missing = [
+        (cli.syn_scan, "-sS (SYN scan)"),
+        (cli.udp_scan, "-sU (UDP scan)"),
+        (cli.ping_scan, "-sn (ping scan)"),
+        (cli.version_scan, "-sV (version detection)"),
+    ];
+    if let Some((_, name)) = missing.iter().find(|(on, _)| *on) {
+        return usage(format!(
+            "{name} is not available yet; use -sT (TCP connect scan)"
+        ));
+    }
+    Ok(())
+}
+
+fn choose_ports(cli: &Cli, table: &PortTable) -> Result<Vec<u16>> {
+    let given = [cli.ports.is_some(), cli.fast, cli.top_ports.is_some()];
+    if given.iter().filter(|g| **g).count() > 1 {
+        return usage("-p, -F and --top-ports choose the ports in different ways: give only one");
+    }
+    let ports = if let Some(spec) = &cli.ports {
+        let parsed = parse_ports(spec, table).map_err(|e| UsageError(e.to_string()))?;
+        parsed.tcp_ports()
+    } else if cli.fast {
+        table.top(100, Protocol::Tcp)
+    } else {
+        let n = cli.top_ports.unwrap_or(1000);
+        if n == 0 {
+            return usage("invalid --top-ports '0': give a number of ports from 1 to 65536");
+        }
+        table.top(n, Protocol::Tcp)
+    };
+    if ports.is_empty() {
+        return usage(
+            "no TCP ports to scan: the port list names only UDP ports, and -sT scans TCP",
+        );
+    }
+    Ok(ports)
+}
+
+fn timing(cli: &Cli) -> Result<TimingParams> {
+    let level = match cli.timing.as_deref() {
+        None => 3,
+        Some(t) => parse_template(t).ok_or_else(|| UsageError(format!("invalid timing template '-T{t}': use 0-5 or paranoid|sneaky|polite|normal|aggressive|insane")))?,
+    };
+    let mut p = TimingParams::template(level);
+    if let Some(r) = cli.max_retries {
+        p.max_retries = r;
+    }
+    if let Some(t) = &cli.host_timeout {
+        p.host_timeout = Some(parse_duration(t).ok_or_else(|| {
+            UsageError(format!(
+                "invalid --host-timeout '{t}': use a number with ms, s, m or h"
+            ))
+        })?);
+    }
+    for (name, v) in [("--min-rate", cli.min_rate), ("--max-rate", cli.max_rate)] {
+        if v.is_some_and(|r| !(r.is_finite() && r > 0.0)) {
+            return usage(format!(
+                "invalid {name} '{}': give a positive number of probes per second",
+                v.unwrap_or_default()
+            ));
+        }
+    }
+    if let (Some(lo), Some(hi)) = (cli.min_rate, cli.max_rate) {
+        if lo > hi {
+            return usage(format!("--min-rate {lo} is above --max-rate {hi}"));
+        }
+    }
+    Ok(p)
+}
+
+fn parse_template(t: &str) -> Option<u8> {
+    const NAMES: [&str; 6] = [
+        "paranoid",
+        "sneaky",
+        "polite",
+        "normal",
+        "aggressive",
+        "insane",
+    ];
+    match t.parse::<u8>() {
+        Ok(n) if n <= 5 => Some(n),
+        Ok(_) => None,
+        Err(_) => NAMES
+            .iter()
+            .position(|n| n.eq_ignore_ascii_case(t))
+            .map(|i| i as u8),
+    }
+}
+
+/// `500ms`, `30s`, `5m`, `1h`, or a bare number of seconds.
+pub fn parse_duration(s: &str) -> Option<Duration> {
+    let split = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: f64 = num.parse().ok()?;
+    let secs = match unit {
+        "" | "s" => n,
+        "ms" => n / 1000.0,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => return None,
+    };
+    (secs.is_finite() && secs > 0.0).then(|| Duration::from_secs_f64(secs))
+}
+
+fn targets(cli: &Cli, warnings: &mut Vec<String>) -> Result<TargetSet> {
+    let mut tokens: Vec<String> = cli.targets.clone();
+    if let Some(path) = &cli.input_list {
+        let text = read_input(path)
+            .with_context(|| format!("cannot read target list '{path}'"))
+            .map_err(|e| UsageError(format!("{e:#}")))?;
+        tokens.extend(portolan_targets::parse_target_list(&text));
+    }
+    let mut includes = Vec::new();
+    for tok in &tokens {
+        let spec = parse_target(tok).map_err(|e| UsageError(e.to_string()))?;
+        match spec {
+            TargetSpec::Hostname(h) => match resolve(h.name(), cli.ipv6) {
+                Some(addr) => {
+                    let spec = h.to_spec(addr).map_err(|e| UsageError(e.to_string()))?;
+                    includes.push(Include {
+                        spec,
+                        hostname: Some(h.name().to_string()),
+                    });
+                }
+                None => warnings.push(format!("Failed to resolve \"{}\".", h.name())),
+            },
+            other => {
+                let spec = ConcreteSpec::try_from(other).map_err(|e| UsageError(e.to_string()))?;
+                includes.push(Include {
+                    spec,
+                    hostname: None,
+                });
+            }
+        }
+    }
+    let excludes = excludes(cli, warnings)?;
+    TargetSet::new(includes, excludes).map_err(|e| UsageError(e.to_string()).into())
+}
+
+fn excludes(cli: &Cli, warnings: &mut Vec<String>) -> Result<Vec<ConcreteSpec>> {
+    let mut text = cli.exclude.join(",");
+    if let Some(path) = &cli.excludefile {
+        let body = std::fs::read_to_string(path).map_err(|e| {
+            UsageError(format!(
+                "cannot read exclude file '{}': {e}",
+                path.display()
+            ))
+        })?;
+        text.push('\n');
+        text.push_str(&body);
+    }
+    let (mut specs, names) =
+        portolan_targets::parse_exclude_list(&text).map_err(|e| UsageError(e.to_string()))?;
+    for h in names {
+        match resolve(h.name(), cli.ipv6) {
+            Some(addr) => specs.push(h.to_spec(addr).map_err(|e| UsageError(e.to_string()))?),
+            None => warnings.push(format!("Failed to resolve excluded host \"{}\".", h.name())),
+        }
+    }
+    Ok(specs)
+}
+
+fn read_input(path: &str) -> std::io::Result<String> {
+    let mut s = String::new();
+    if path == "-" {
+        std::io::stdin().read_to_string(&mut s)?;
+    } else {
+        s = std::fs::read_to_string(path)?;
+    }
+    Ok(s)
+}
+
+/// The system resolver's first address of the preferred family (IPv6 with -6).
+fn resolve(name: &str, ipv6: bool) -> Option<IpAddr> {
+    let addrs: Vec<IpAddr> = (name, 0u16)
+        .to_socket_addrs()
+        .ok()?
+        .map(|a| a.ip())
+        .collect();
+    addrs
+        .iter()
+        .copied()
+        .find(|a| a.is_ipv6() == ipv6)
+        .or_else(|| addrs.first().copied())
+}
+
+/// Opens every output file now, so a bad path fails before the scan starts.
+fn sinks(cli: &Cli) -> Result<(MultiSink, bool)> {
+    let mut files: Vec<(String, Kind)> = Vec::new();
+    if let Some(base) = &cli.out_all {
+        files.push((format!("{base}.nmap"), Kind::Normal));
+        files.push((format!("{base}.xml"), Kind::Xml));
+        files.push((format!("{base}.gnmap"), Kind::Grep));
+    }
+    let single = [
+        (&cli.out_normal, Kind::Normal),
+        (&cli.out_xml, Kind::Xml),
+        (&cli.out_grep, Kind::Grep),
+        (&cli.out_json, Kind::Json),
+    ];
+    for (path, kind) in single {
+        if let Some(p) = path {
+            files.push((p.clone(), kind));
+        }
+    }
+    let mut stdout_taken = false;
+    let mut sinks: Vec<Box<dyn Sink>> = Vec::new();
+    for (path, kind) in files {
+        let out: Box<dyn Write + Send> = if path == "-" {
+            stdout_taken = true;
+            Box::new(std::io::stdout())
+        } else {
+            let f = File::create(&path)
+                .map_err(|e| UsageError(format!("cannot write output file '{path}': {e}")))?;
+            Box::new(BufWriter::new(f))
+        };
+        sinks.push(kind.sink(out));
+    }
+    Ok((MultiSink(sinks), stdout_taken))
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Kind {
+    Normal,
+    Xml,
+    Grep,
+    Json,
+}
+
+impl Kind {
+    fn sink(self, out: Box<dyn Write + Send>) -> Box<dyn Sink> {
+        match self {
+            Kind::Normal => Box::new(NormalSink::new(out, NormalMode::File)),
+            Kind::Xml => Box::new(XmlSink::new(out)),
+            Kind::Grep => Box::new(GrepableSink::new(out)),
+            Kind::Json => Box::new(JsonLinesSink::new(out)),
+        }
+    }
+}
+
+/// A seed from the standard library's per-process random hasher keys.
+fn random_seed() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u32(std::process::id());
+    h.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_with_units() {
+        assert_eq!(parse_duration("500ms"), Some(Duration::from_millis(500)));
+        assert_eq!(parse_duration("30"), Some(Duration::from_secs(30)));
+        assert_eq!(parse_duration("5m"), Some(Duration::from_secs(300)));
+        assert_eq!(parse_duration("1h"), Some(Duration::from_secs(3600)));
+        assert_eq!(parse_duration("5x"), None);
+        assert_eq!(parse_duration("0"), None);
+        assert_eq!(parse_duration(""), None);
+    }
+
+    #[test]
+    fn templates_by_number_and_name() {
+        assert_eq!(parse_template("4"), Some(4));
+        assert_eq!(parse_template("insane"), Some(5));
+        assert_eq!(parse_template("6"), None);
+        assert_eq!(parse_template("fast"), None);
+    }
+}

@@ -1,0 +1,481 @@
+//! The real test network for integration tests, and readers for the scanner's outputs.
+//!
+//! [`Lab::up`] builds `tests/net/lab.py`'s namespaces (scanner, switch, four hosts,
+//! a router) for one test and tears them down when the [`Lab`] drops, also when the
+//! test panics. A process-wide mutex serialises tests, so one lab exists at a time per
+//! test binary; the namespace prefix carries the process id, so parallel CI runs on one
+//! machine do not collide. The tests need root and `ip netns`: without them they fail
+//! loudly instead of skipping.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::{Mutex, MutexGuard, Once};
+use std::thread::sleep;
+use std::time::Duration;
+
+use serde_json::Value;
+
+/// The portolan binary under test.
+pub const PORTOLAN: &str = env!("CARGO_BIN_EXE_portolan");
+/// Upper bound on any one scanner run; a hung binary fails the test, not CI.
+const RUN_TIMEOUT_S: &str = "120";
+static LAB_LOCK: Mutex<()> = Mutex::new(());
+static GC: Once = Once::new();
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn lab_script() -> PathBuf {
+    repo_root().join("tests/net/lab.py")
+}
+
+/// Expected state and reason of one port.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Expect {
+    pub state: String,
+    pub reason: String,
+}
+
+/// One host of the lab, as `lab.py up` describes it.
+#[derive(Debug, Clone)]
+pub struct HostTruth {
+    pub name: String,
+    pub v4: String,
+    pub v6: Option<String>,
+    pub lossy: bool,
+    pub ports: BTreeMap<u16, Expect>,
+    pub default: Expect,
+}
+
+impl HostTruth {
+    pub fn expect(&self, port: u16) -> &Expect {
+        self.ports.get(&port).unwrap_or(&self.default)
+    }
+
+    pub fn open_ports(&self) -> BTreeSet<u16> {
+        let open = self.ports.iter().filter(|(_, e)| e.state == "open");
+        open.map(|(p, _)| *p).collect()
+    }
+}
+
+fn str_field(v: &Value, key: &str) -> String {
+    let s = v.get(key).and_then(Value::as_str);
+    s.unwrap_or_else(|| panic!("lab JSON: no string {key:?} in {v}"))
+        .to_string()
+}
+
+fn expect_of(v: &Value) -> Expect {
+    Expect {
+        state: str_field(v, "state"),
+        reason: str_field(v, "reason"),
+    }
+}
+
+fn host_truth(v: &Value) -> HostTruth {
+    let ports = v["ports"].as_object().expect("lab JSON: host.ports");
+    let ports = ports.iter().map(|(k, e)| {
+        let port = k.parse().expect("lab JSON: port number");
+        (port, expect_of(e))
+    });
+    HostTruth {
+        name: str_field(v, "name"),
+        v4: str_field(v, "v4"),
+        v6: v["v6"].as_str().map(str::to_string),
+        lossy: v["lossy"].as_bool().expect("lab JSON: lossy"),
+        ports: ports.collect(),
+        default: Expect {
+            state: str_field(v, "default_state"),
+            reason: str_field(v, "default_reason"),
+        },
+    }
+}
+
+/// Result of one command: exit code (-1 if killed by a signal) and its output.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    fn from_output(out: Output) -> Run {
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// Panics with the command's stderr unless it exited 0.
+    pub fn ok(self, what: &str) -> Run {
+        assert_eq!(
+            self.code, 0,
+            "{what} exited {}\nstdout:\n{}\nstderr:\n{}",
+            self.code, self.stdout, self.stderr
+        );
+        self
+    }
+}
+
+pub fn run(cmd: &mut Command) -> Run {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    Run::from_output(out)
+}
+
+fn is_root() -> bool {
+    let status = fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let uid = status.lines().find(|l| l.starts_with("Uid:"));
+    uid.and_then(|l| l.split_whitespace().nth(2)) == Some("0")
+}
+
+/// Fails the test loudly when this machine cannot build the lab.
+fn require_root_and_netns() {
+    const NEED: &str = "the network tests need root and Linux network namespaces \
+        (ip netns, veth, bridge, nftables; run scripts/setup-test-deps.sh). CI runs as root";
+    assert!(is_root(), "{NEED}: not running as root");
+    let probe = Command::new("ip").args(["netns", "list"]).output();
+    let works = probe.as_ref().is_ok_and(|o| o.status.success());
+    assert!(works, "{NEED}: `ip netns list` failed: {probe:?}");
+}
+
+/// A live test network; dropping it tears the network down.
+#[derive(Debug)]
+pub struct Lab {
+    pub prefix: String,
+    pub scanner_ns: String,
+    pub scanner_if: String,
+    pub hosts: Vec<HostTruth>,
+    pub dir: PathBuf,
+    _guard: MutexGuard<'static, ()>,
+}
+
+impl Lab {
+    /// Builds the lab (after tearing down any leftover with the same prefix).
+    pub fn up(test: &str) -> Lab {
+        let guard = LAB_LOCK.lock().unwrap_or_else(|p| p.into_inner());
+        require_root_and_netns();
+        // Labs of killed earlier runs (pt<dead pid>) would only take up names: remove them.
+        GC.call_once(|| {
+            let _ = run(Command::new("python3").arg(lab_script()).arg("gc"));
+        });
+        let prefix = format!("pt{}", std::process::id());
+        let dir = std::env::temp_dir().join(format!("portolan-nettest-{prefix}-{test}"));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).expect("create output dir");
+        let out = run(Command::new("python3")
+            .arg(lab_script())
+            .args(["up", "--prefix", &prefix]));
+        // From here on, Drop tears down whatever `up` left, even half a lab.
+        let mut lab = Lab {
+            prefix,
+            scanner_ns: String::new(),
+            scanner_if: String::new(),
+            hosts: Vec::new(),
+            dir,
+            _guard: guard,
+        };
+        let out = out.ok("lab.py up");
+        let v: Value = serde_json::from_str(&out.stdout).expect("lab.py up printed JSON");
+        lab.scanner_ns = str_field(&v, "scanner_ns");
+        lab.scanner_if = str_field(&v, "scanner_if");
+        let hosts = v["hosts"].as_array().expect("lab JSON: hosts");
+        lab.hosts = hosts.iter().map(host_truth).collect();
+        lab
+    }
+
+    pub fn host(&self, name: &str) -> &HostTruth {
+        let found = self.hosts.iter().find(|h| h.name == name);
+        found.unwrap_or_else(|| panic!("no host {name} in the lab"))
+    }
+
+    /// A path for an output file of this test.
+    pub fn out(&self, name: &str) -> String {
+        self.dir.join(name).to_string_lossy().into_owned()
+    }
+
+    /// Runs `program args...` inside the scanner namespace, bounded in time.
+    pub fn in_scanner(&self, program: &str, args: &[&str]) -> Run {
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", &self.scanner_ns]);
+        cmd.args(["timeout", "--kill-after=5", RUN_TIMEOUT_S, program]);
+        run(cmd.args(args).current_dir(&self.dir))
+    }
+
+    pub fn portolan(&self, args: &[&str]) -> Run {
+        self.in_scanner(PORTOLAN, args)
+    }
+
+    pub fn nmap(&self, args: &[&str]) -> Run {
+        self.in_scanner("nmap", args)
+    }
+
+    /// Packets sent so far by the scanner's only interface.
+    pub fn tx_packets(&self) -> u64 {
+        let path = format!("/sys/class/net/{}/statistics/tx_packets", self.scanner_if);
+        let out = self.in_scanner("cat", &[&path]).ok("reading tx_packets");
+        out.stdout.trim().parse().expect("tx_packets is a number")
+    }
+
+    /// Waits (at most ~10 s) until the scanner sent nothing for half a second, so a
+    /// counter comparison is not disturbed by the tail of an earlier exchange.
+    pub fn wait_tx_quiet(&self) {
+        let mut last = self.tx_packets();
+        for _ in 0..20 {
+            sleep(Duration::from_millis(500));
+            let now = self.tx_packets();
+            if now == last {
+                return;
+            }
+            last = now;
+        }
+        panic!("scanner interface never went quiet (tx_packets {last})");
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        let down = Command::new("python3")
+            .arg(lab_script())
+            .args(["down", "--prefix", &self.prefix])
+            .output();
+        let ok = down.as_ref().is_ok_and(|o| o.status.success());
+        if !ok {
+            eprintln!("lab.py down --prefix {} failed: {down:?}", self.prefix);
+        }
+        if ok && !std::thread::panicking() {
+            let _ = fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+/// Expands an Nmap port spec such as `1-1024,3306` (no names, no protocols).
+pub fn expand_ports(spec: &str) -> Vec<u16> {
+    let mut ports = BTreeSet::new();
+    for part in spec.split(',').filter(|p| !p.is_empty()) {
+        let (lo, hi) = part.split_once('-').unwrap_or((part, part));
+        let lo: u16 = lo.parse().unwrap_or_else(|_| panic!("bad port {part:?}"));
+        let hi: u16 = hi.parse().unwrap_or_else(|_| panic!("bad port {part:?}"));
+        ports.extend(lo..=hi);
+    }
+    ports.into_iter().collect()
+}
+
+/// One port as a scanner reported it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Seen {
+    pub state: String,
+    pub reason: Option<String>,
+}
+
+/// Per-host port results of one scan, keyed by address.
+pub type Hosts = BTreeMap<String, BTreeMap<u16, Seen>>;
+
+/// Portolan's `-oJ` file: host lines and the summary line.
+#[derive(Debug)]
+pub struct JsonScan {
+    pub hosts: Hosts,
+    pub host_lines: Vec<Value>,
+    pub summary: Value,
+}
+
+fn json_port(p: &Value) -> (u16, Seen) {
+    let port = p["port"].as_u64().unwrap_or_else(|| panic!("port: {p}"));
+    let port = u16::try_from(port).unwrap_or_else(|_| panic!("port out of range: {p}"));
+    let state = p["state"].as_str().unwrap_or_else(|| panic!("state: {p}"));
+    let reason = p["reason"].as_str().map(str::to_string);
+    let state = state.to_string();
+    (port, Seen { state, reason })
+}
+
+pub fn read_jsonl(path: &str) -> JsonScan {
+    let text = fs::read_to_string(path).unwrap_or_else(|e| panic!("read {path}: {e}"));
+    let mut scan = JsonScan {
+        hosts: Hosts::new(),
+        host_lines: Vec::new(),
+        summary: Value::Null,
+    };
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let v: Value = serde_json::from_str(line)
+            .unwrap_or_else(|e| panic!("{path}: bad JSON line {e}: {line}"));
+        assert_eq!(v["schema"], "portolan/1", "{path}: schema of {line}");
+        match v["type"].as_str() {
+            Some("host") => {
+                let addr = v["addr"].as_str().unwrap_or_else(|| panic!("addr: {line}"));
+                let ports = v["ports"]
+                    .as_array()
+                    .unwrap_or_else(|| panic!("ports: {line}"));
+                let seen: BTreeMap<u16, Seen> = ports.iter().map(json_port).collect();
+                assert_eq!(
+                    seen.len(),
+                    ports.len(),
+                    "{path}: a port listed twice for {addr}"
+                );
+                scan.hosts.insert(addr.to_string(), seen);
+                scan.host_lines.push(v);
+            }
+            Some("summary") => scan.summary = v,
+            _ => {}
+        }
+    }
+    assert!(scan.summary.is_object(), "{path}: no summary line");
+    scan
+}
+
+/// An Nmap-format XML file: the scanned TCP ports and every host's per-port state,
+/// with `<extraports>` expanded (by their `extrareasons@ports`, or, when a host has one
+/// `extraports`, as every scanned port not listed).
+#[derive(Debug)]
+pub struct XmlScan {
+    pub scanned: Vec<u16>,
+    pub hosts: Hosts,
+}
+
+pub fn read_xml(path: &str) -> XmlScan {
+    let text = fs::read_to_string(path).unwrap_or_else(|e| panic!("read {path}: {e}"));
+    let doc = roxmltree::Document::parse_with_options(
+        &text,
+        roxmltree::ParsingOptions {
+            allow_dtd: true,
+            ..Default::default()
+        },
+    )
+    .unwrap_or_else(|e| panic!("{path}: not XML: {e}"));
+    let info = doc
+        .descendants()
+        .find(|n| n.has_tag_name("scaninfo") && n.attribute("protocol") == Some("tcp"));
+    let info = info.unwrap_or_else(|| panic!("{path}: no tcp scaninfo"));
+    let scanned = expand_ports(info.attribute("services").expect("scaninfo@services"));
+    let mut hosts = Hosts::new();
+    for host in doc.descendants().filter(|n| n.has_tag_name("host")) {
+        let addr = host.children().find(|n| n.has_tag_name("address"));
+        let addr = addr
+            .and_then(|a| a.attribute("addr"))
+            .expect("host/address@addr");
+        hosts.insert(addr.to_string(), xml_host_ports(host, &scanned));
+    }
+    XmlScan { scanned, hosts }
+}
+
+fn xml_host_ports(host: roxmltree::Node, scanned: &[u16]) -> BTreeMap<u16, Seen> {
+    let mut ports = BTreeMap::new();
+    let Some(list) = host.children().find(|n| n.has_tag_name("ports")) else {
+        return ports;
+    };
+    for p in list.children().filter(|n| n.has_tag_name("port")) {
+        let port = p
+            .attribute("portid")
+            .and_then(|s| s.parse().ok())
+            .expect("portid");
+        let st = p
+            .children()
+            .find(|n| n.has_tag_name("state"))
+            .expect("port/state");
+        let seen = Seen {
+            state: st.attribute("state").expect("state@state").to_string(),
+            reason: st.attribute("reason").map(str::to_string),
+        };
+        ports.insert(port, seen);
+    }
+    let extras: Vec<_> = list
+        .children()
+        .filter(|n| n.has_tag_name("extraports"))
+        .collect();
+    for ex in &extras {
+        let state = ex.attribute("state").expect("extraports@state");
+        for r in ex.children().filter(|n| n.has_tag_name("extrareasons")) {
+            let reason = r.attribute("reason").map(str::to_string);
+            for port in r.attribute("ports").map(expand_ports).unwrap_or_default() {
+                let state = state.to_string();
+                ports.insert(
+                    port,
+                    Seen {
+                        state,
+                        reason: reason.clone(),
+                    },
+                );
+            }
+        }
+    }
+    if let [ex] = extras.as_slice() {
+        let state = ex.attribute("state").expect("extraports@state");
+        for port in scanned {
+            let seen = Seen {
+                state: state.to_string(),
+                reason: None,
+            };
+            ports.entry(*port).or_insert(seen);
+        }
+    }
+    ports
+}
+
+/// Reasons accepted for an expected (state, reason): a connect scan cannot tell an
+/// ICMP admin-prohibited from a host-unreachable (both are EHOSTUNREACH), so either is
+/// fine for a reject.
+fn reason_ok(want: &Expect, got: Option<&str>) -> bool {
+    let rejects = ["admin-prohibited", "host-unreach"];
+    match want.reason.as_str() {
+        r if rejects.contains(&r) => got.is_some_and(|g| rejects.contains(&g)),
+        r => got == Some(r),
+    }
+}
+
+/// Every mismatch between a host's scan result and the truth, over exactly `scanned`.
+pub fn mismatches(truth: &HostTruth, scanned: &[u16], got: &BTreeMap<u16, Seen>) -> Vec<String> {
+    let mut bad = Vec::new();
+    let name = match truth.lossy {
+        true => format!("{} (lossy)", truth.name),
+        false => truth.name.clone(),
+    };
+    let wanted: BTreeSet<u16> = scanned.iter().copied().collect();
+    for port in got.keys().filter(|p| !wanted.contains(p)) {
+        bad.push(format!("{name}: port {port} reported but not scanned"));
+    }
+    for &port in scanned {
+        let want = truth.expect(port);
+        let Some(seen) = got.get(&port) else {
+            bad.push(format!("{name}: port {port} missing"));
+            continue;
+        };
+        if seen.state != want.state || !reason_ok(want, seen.reason.as_deref()) {
+            bad.push(format!(
+                "{name}: port {port} got {}/{}, want {}/{}",
+                seen.state,
+                seen.reason.as_deref().unwrap_or("-"),
+                want.state,
+                want.reason
+            ));
+        }
+    }
+    bad
+}
+
+/// Like [`mismatches`] but on states only (for oracle comparisons).
+pub fn state_mismatches(a: &BTreeMap<u16, Seen>, b: &BTreeMap<u16, Seen>) -> Vec<String> {
+    let ports: BTreeSet<u16> = a.keys().chain(b.keys()).copied().collect();
+    let state = |m: &BTreeMap<u16, Seen>, p| {
+        m.get(&p)
+            .map_or("missing", |s| s.state.as_str())
+            .to_string()
+    };
+    let diff = ports.into_iter().filter(|&p| state(a, p) != state(b, p));
+    diff.map(|p| format!("port {p}: {} vs {}", state(a, p), state(b, p)))
+        .collect()
+}
+
+/// Asserts an empty mismatch list, printing at most 40 of them.
+pub fn assert_none(what: &str, bad: &[String]) {
+    let shown: Vec<_> = bad.iter().take(40).map(String::as_str).collect();
+    assert!(
+        bad.is_empty(),
+        "{what}: {} mismatches\n  {}",
+        bad.len(),
+        shown.join("\n  ")
+    );
+}

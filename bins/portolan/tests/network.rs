@@ -1,0 +1,363 @@
+//! The real binary against a real network: namespaces, veth, a bridge, a router,
+//! nftables drops, rejects and packet loss (see tests/net/lab.py), with Nmap as an
+//! oracle on the same network. Needs root and `ip netns` (CI has both); without them
+//! every test fails with a message saying so.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::net::IpAddr;
+
+use common::{
+    assert_none, expand_ports, mismatches, read_jsonl, read_xml, state_mismatches, Hosts, Lab, Seen,
+};
+
+/// 1-1024 plus every port some lab host treats specially (open, dropped, rejected).
+fn list_spec(lab: &Lab) -> String {
+    let special = lab.hosts.iter().flat_map(|h| h.ports.keys().copied());
+    let high: BTreeSet<u16> = special.filter(|&p| p > 1024).collect();
+    let high: Vec<String> = high.iter().map(u16::to_string).collect();
+    format!("1-1024,{}", high.join(","))
+}
+
+/// The results for `addr`, matching addresses by value (IPv6 has many spellings).
+fn host_in<'a>(hosts: &'a Hosts, addr: &str) -> &'a BTreeMap<u16, Seen> {
+    let want: IpAddr = addr.parse().expect("lab address");
+    let found = hosts
+        .iter()
+        .find(|(k, _)| k.parse::<IpAddr>().ok() == Some(want));
+    let known: Vec<&String> = hosts.keys().collect();
+    found
+        .map(|(_, v)| v)
+        .unwrap_or_else(|| panic!("no result for host {addr}; hosts reported: {known:?}"))
+}
+
+fn args<'a>(fixed: &[&'a str], more: &'a [String]) -> Vec<&'a str> {
+    let mut all = fixed.to_vec();
+    all.extend(more.iter().map(String::as_str));
+    all
+}
+
+/// The lab itself, checked with Nmap alone: if this fails, the network is broken, not
+/// portolan. The lossy host is left out (Nmap may give up on a lossy port).
+#[test]
+fn lab_matches_its_truth_according_to_nmap() {
+    let lab = Lab::up("labcheck");
+    let spec = list_spec(&lab);
+    let out = lab.out("nmap.xml");
+    let steady: Vec<_> = lab.hosts.iter().filter(|h| !h.lossy).collect();
+    let targets: Vec<String> = steady.iter().map(|h| h.v4.clone()).collect();
+    let fixed = ["-sT", "-Pn", "-n", "-T4", "-p", &spec, "-oX", &out];
+    lab.nmap(&args(&fixed, &targets)).ok("nmap");
+    let scan = read_xml(&out);
+    assert_eq!(
+        scan.scanned,
+        expand_ports(&spec),
+        "nmap's scaninfo@services"
+    );
+    let mut bad = Vec::new();
+    for h in steady {
+        bad.extend(mismatches(h, &scan.scanned, host_in(&scan.hosts, &h.v4)));
+    }
+    assert_none("nmap on the lab", &bad);
+}
+
+#[test]
+fn connect_scan_of_port_list_matches_truth_on_every_host_including_lossy() {
+    let lab = Lab::up("list");
+    let spec = list_spec(&lab);
+    let out = lab.out("list.jsonl");
+    let targets: Vec<String> = lab.hosts.iter().map(|h| h.v4.clone()).collect();
+    let fixed = ["-sT", "-Pn", "-n", "-T4", "-p", &spec, "-oJ", &out];
+    lab.portolan(&args(&fixed, &targets)).ok("portolan -sT");
+    let scan = read_jsonl(&out);
+    let scanned = expand_ports(&spec);
+    let mut bad = Vec::new();
+    for h in &lab.hosts {
+        bad.extend(mismatches(h, &scanned, host_in(&scan.hosts, &h.v4)));
+    }
+    assert_none("port list on h1..h4", &bad);
+    for line in &scan.host_lines {
+        assert_eq!(line["status"], "up", "-Pn host must be up: {line}");
+    }
+    assert_eq!(scan.summary["hosts_up"], 4, "summary: {}", scan.summary);
+    assert_eq!(scan.summary["hosts_total"], 4, "summary: {}", scan.summary);
+    assert!(scan.summary["error"].is_null(), "summary: {}", scan.summary);
+}
+
+#[test]
+fn all_65535_ports_of_the_filtering_host() {
+    let lab = Lab::up("all");
+    let h2 = lab.host("h2");
+    let out = lab.out("all.jsonl");
+    let cmd = ["-sT", "-Pn", "-n", "-T4", "-p-", "-oJ", &out, &h2.v4];
+    lab.portolan(&cmd).ok("portolan -p-");
+    let scan = read_jsonl(&out);
+    let scanned: Vec<u16> = (1..=65535).collect();
+    assert_none(
+        "-p- on h2",
+        &mismatches(h2, &scanned, host_in(&scan.hosts, &h2.v4)),
+    );
+}
+
+/// Ports every "top 1000" list has, and that some lab host treats specially.
+const WELL_KNOWN: [u16; 15] = [
+    21, 22, 23, 25, 80, 110, 135, 443, 3306, 3389, 5432, 8080, 8081, 8443, 9999,
+];
+
+#[test]
+fn default_ports_are_1000_and_match_truth() {
+    let lab = Lab::up("default");
+    let out = lab.out("default.jsonl");
+    let targets: Vec<String> = lab.hosts.iter().map(|h| h.v4.clone()).collect();
+    let fixed = ["-sT", "-Pn", "-n", "-T4", "-oJ", &out];
+    lab.portolan(&args(&fixed, &targets))
+        .ok("portolan (default ports)");
+    let scan = read_jsonl(&out);
+    let mut bad = Vec::new();
+    let mut lists = BTreeSet::new();
+    for h in &lab.hosts {
+        let got = host_in(&scan.hosts, &h.v4);
+        let scanned: Vec<u16> = got.keys().copied().collect();
+        assert_eq!(
+            scanned.len(),
+            1000,
+            "{}: default scan must cover 1000 ports",
+            h.name
+        );
+        let missing: Vec<_> = WELL_KNOWN.iter().filter(|p| !got.contains_key(p)).collect();
+        assert!(missing.is_empty(), "default ports lack {missing:?}");
+        let open: Vec<_> = h
+            .open_ports()
+            .into_iter()
+            .filter(|p| got.contains_key(p))
+            .collect();
+        let found = open.iter().filter(|p| got[p].state == "open").count();
+        assert_eq!(
+            found,
+            open.len(),
+            "{}: open ports {open:?} in the default list",
+            h.name
+        );
+        bad.extend(mismatches(h, &scanned, got));
+        lists.insert(scanned);
+    }
+    assert_eq!(
+        lists.len(),
+        1,
+        "every host must get the same default port list"
+    );
+    assert_none("default ports on h1..h4", &bad);
+}
+
+#[test]
+fn default_port_list_is_nmaps_top_1000() {
+    let lab = Lab::up("top");
+    let h1 = lab.host("h1");
+    let (ours, nmaps) = (lab.out("ours.xml"), lab.out("nmap.xml"));
+    lab.portolan(&["-sT", "-Pn", "-n", "-T4", "-oX", &ours, &h1.v4])
+        .ok("portolan");
+    lab.nmap(&["-sT", "-Pn", "-n", "-T4", "-oX", &nmaps, &h1.v4])
+        .ok("nmap");
+    let (ours, nmaps) = (read_xml(&ours), read_xml(&nmaps));
+    let ours_set: BTreeSet<u16> = ours.scanned.iter().copied().collect();
+    let nmap_set: BTreeSet<u16> = nmaps.scanned.iter().copied().collect();
+    let only_ours: Vec<_> = ours_set.difference(&nmap_set).collect();
+    let only_nmap: Vec<_> = nmap_set.difference(&ours_set).collect();
+    assert!(
+        only_ours.is_empty() && only_nmap.is_empty(),
+        "default list differs from nmap's: only ours {only_ours:?}, only nmap's {only_nmap:?}"
+    );
+}
+
+#[test]
+fn ipv6_connect_scan_on_link_and_through_router() {
+    let lab = Lab::up("v6");
+    let spec = list_spec(&lab);
+    let out = lab.out("v6.jsonl");
+    let v6_hosts: Vec<_> = lab.hosts.iter().filter(|h| h.v6.is_some()).collect();
+    let names: Vec<&str> = v6_hosts.iter().map(|h| h.name.as_str()).collect();
+    assert_eq!(names, ["h1", "h4"], "the lab's IPv6 hosts");
+    let targets: Vec<String> = v6_hosts.iter().filter_map(|h| h.v6.clone()).collect();
+    let fixed = ["-6", "-sT", "-Pn", "-n", "-T4", "-p", &spec, "-oJ", &out];
+    lab.portolan(&args(&fixed, &targets)).ok("portolan -6");
+    let scan = read_jsonl(&out);
+    let scanned = expand_ports(&spec);
+    let mut bad = Vec::new();
+    for (h, addr) in v6_hosts.iter().zip(&targets) {
+        bad.extend(mismatches(h, &scanned, host_in(&scan.hosts, addr)));
+    }
+    assert_none("IPv6 on h1, h4", &bad);
+}
+
+fn nmap_dtd_valid(lab: &Lab, xml: &str) {
+    let text = fs::read_to_string(xml).expect("read our XML");
+    assert!(
+        text.contains("scanner=\"portolan\""),
+        "XML must say scanner=\"portolan\""
+    );
+    let copy = lab.out("as-nmap.xml");
+    fs::write(
+        &copy,
+        text.replace("scanner=\"portolan\"", "scanner=\"nmap\""),
+    )
+    .expect("write");
+    let check = common::run(std::process::Command::new("xmllint").args([
+        "--noout",
+        "--dtdvalid",
+        "/usr/share/nmap/nmap.dtd",
+        &copy,
+    ]));
+    assert_eq!(
+        check.code, 0,
+        "our XML is not valid nmap.dtd:\n{}",
+        check.stderr
+    );
+}
+
+fn ndiff(a: &str, b: &str) -> common::Run {
+    common::run(std::process::Command::new("ndiff").args([a, b]))
+}
+
+#[test]
+fn xml_agrees_with_nmap_validates_and_ndiffs() {
+    let lab = Lab::up("oracle");
+    let spec = list_spec(&lab);
+    let picked: Vec<_> = ["h1", "h2", "h4"].iter().map(|n| lab.host(n)).collect();
+    let targets: Vec<String> = picked.iter().map(|h| h.v4.clone()).collect();
+    let (ours, nmaps) = (lab.out("ours.xml"), lab.out("nmap.xml"));
+    let fixed = ["-sT", "-Pn", "-n", "-T4", "-p", &spec, "-oX", &ours];
+    lab.portolan(&args(&fixed, &targets)).ok("portolan -oX");
+    let fixed = ["-sT", "-Pn", "-n", "-T4", "-p", &spec, "-oX", &nmaps];
+    lab.nmap(&args(&fixed, &targets)).ok("nmap -oX");
+    let (a, b) = (read_xml(&ours), read_xml(&nmaps));
+    assert_eq!(a.scanned, expand_ports(&spec), "our scaninfo@services");
+    let mut bad = Vec::new();
+    for h in &picked {
+        let (mine, theirs) = (host_in(&a.hosts, &h.v4), host_in(&b.hosts, &h.v4));
+        let diff = state_mismatches(mine, theirs);
+        bad.extend(
+            diff.into_iter()
+                .map(|d| format!("{}: portolan vs nmap {d}", h.name)),
+        );
+        bad.extend(mismatches(h, &a.scanned, mine));
+    }
+    assert_none("portolan XML vs nmap XML and truth", &bad);
+    nmap_dtd_valid(&lab, &ours);
+    let vs_nmap = ndiff(&ours, &nmaps);
+    assert!(
+        [0, 1].contains(&vs_nmap.code),
+        "ndiff ours nmap's: {vs_nmap:?}"
+    );
+    let same = ndiff(&ours, &ours);
+    assert_eq!(same.code, 0, "ndiff of our XML with itself: {same:?}");
+    ndiff_sees_one_more_open_port(&lab);
+}
+
+/// Two of our scans of h1, the second with 443 added: ndiff must report 443 (exit 1).
+fn ndiff_sees_one_more_open_port(lab: &Lab) {
+    let h1 = &lab.host("h1").v4;
+    let (small, big) = (lab.out("small.xml"), lab.out("big.xml"));
+    let base = ["-sT", "-Pn", "-n", "-T4"];
+    let run = |ports: &str, out: &str| {
+        let mut cmd = base.to_vec();
+        cmd.extend(["-p", ports, "-oX", out, h1]);
+        lab.portolan(&cmd).ok("portolan -oX");
+    };
+    run("22,80", &small);
+    run("22,80,443", &big);
+    let diff = ndiff(&small, &big);
+    assert_eq!(diff.code, 1, "ndiff must see a difference: {diff:?}");
+    let line = diff.stdout.lines().find(|l| l.contains("443/tcp"));
+    let line = line.unwrap_or_else(|| panic!("ndiff does not name 443/tcp:\n{}", diff.stdout));
+    assert!(
+        line.starts_with('+') && line.contains("open"),
+        "ndiff line: {line}"
+    );
+}
+
+/// Runs a bad command and returns it with the number of packets the scanner's interface
+/// sent meanwhile. The kernel may send a stray ARP/ND probe at any time, so this tries up
+/// to three times and keeps the smallest count: a binary that sends on bad input sends
+/// every time.
+fn counted(lab: &Lab, cmd: &[&str]) -> (common::Run, u64) {
+    let mut best = None;
+    for _ in 0..3 {
+        lab.wait_tx_quiet();
+        let before = lab.tx_packets();
+        let run = lab.portolan(cmd);
+        let sent = lab.tx_packets() - before;
+        if sent == 0 {
+            return (run, 0);
+        }
+        best = Some((run, sent));
+    }
+    best.expect("three attempts")
+}
+
+#[test]
+fn bad_input_exits_2_names_the_token_and_sends_nothing() {
+    let lab = Lab::up("badinput");
+    let h1 = lab.host("h1").v4.clone();
+    let (run, sent) = counted(&lab, &["-sT", "-Pn", "-n", "-p", "70000", &h1]);
+    assert_eq!(run.code, 2, "port 70000: {run:?}");
+    assert!(
+        run.stderr.contains("70000"),
+        "stderr must name 70000: {run:?}"
+    );
+    assert_eq!(sent, 0, "port 70000: packets sent");
+    // -sZ is Nmap's SCTP COOKIE ECHO scan, which portolan does not have; -sQ is nobody's.
+    for flag in ["-sZ", "-sQ"] {
+        let (run, sent) = counted(&lab, &[flag, "-Pn", "-n", "-p", "22", &h1]);
+        assert_eq!(run.code, 2, "{flag}: {run:?}");
+        assert!(
+            run.stderr.contains(flag),
+            "stderr must name {flag}: {run:?}"
+        );
+        assert_eq!(sent, 0, "{flag}: packets sent");
+    }
+    let bad_out = [
+        "-sT",
+        "-Pn",
+        "-n",
+        "-p",
+        "22",
+        "-oX",
+        "/nonexistent-dir/x.xml",
+        &h1,
+    ];
+    let (run, sent) = counted(&lab, &bad_out);
+    assert_ne!(run.code, 0, "-oX into a missing directory: {run:?}");
+    assert!(
+        run.stderr.contains("/nonexistent-dir"),
+        "stderr must name the path: {run:?}"
+    );
+    assert_eq!(sent, 0, "-oX /nonexistent-dir: packets sent");
+}
+
+#[test]
+fn unresolvable_name_warns_and_the_good_target_is_still_scanned() {
+    let lab = Lab::up("badname");
+    let h1 = lab.host("h1");
+    let out = lab.out("badname.jsonl");
+    let cmd = ["-sT", "-Pn", "-n", "-p", "22,80,81", "-oJ", &out];
+    let run = lab.portolan(&[&cmd[..], &["no-such-host.invalid", &h1.v4]].concat());
+    let run = run.ok("portolan with one unresolvable name");
+    assert!(
+        run.stderr.contains("no-such-host.invalid"),
+        "no warning: {run:?}"
+    );
+    let scan = read_jsonl(&out);
+    assert_eq!(
+        scan.hosts.len(),
+        1,
+        "only the good target is a host: {:?}",
+        scan.hosts
+    );
+    let scanned = [22, 80, 81];
+    assert_none(
+        "good target",
+        &mismatches(h1, &scanned, host_in(&scan.hosts, &h1.v4)),
+    );
+}

@@ -1,0 +1,244 @@
+//! Nmap's grepable format (`-oG`): one line per host and fact, fields split by TABs.
+
+use crate::text::{display_name, done_sentence, one_line, primary_name};
+use crate::timefmt::{ctime, local_zone};
+use crate::view::{host_visible, port_view, PortView};
+use crate::{emit, fallback_run, Out, Sink};
+use jiff::tz::TimeZone;
+use portolan_model::{HostResult, HostStatus, PortResult, Protocol, RunInfo, RunSummary};
+use std::io;
+
+/// Writes Nmap's grepable output format.
+pub struct GrepableSink {
+    out: Out,
+    run: Option<RunInfo>,
+    tz: TimeZone,
+}
+
+impl GrepableSink {
+    pub fn new(out: Out) -> Self {
+        GrepableSink {
+            out,
+            run: None,
+            tz: local_zone(),
+        }
+    }
+
+    fn ensure_begun(&mut self) -> io::Result<()> {
+        if self.run.is_none() {
+            self.begin(&fallback_run())?;
+        }
+        Ok(())
+    }
+}
+
+impl std::fmt::Debug for GrepableSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GrepableSink").finish_non_exhaustive()
+    }
+}
+
+impl Sink for GrepableSink {
+    fn begin(&mut self, run: &RunInfo) -> io::Result<()> {
+        self.run = Some(run.clone());
+        let mut block = format!(
+            "# {} {} scan initiated {} as: {}\n",
+            display_name(&run.scanner),
+            run.version,
+            ctime(run.start_time, &self.tz),
+            one_line(&run.args)
+        );
+        if run.options.verbose > 0 {
+            block.push_str(&ports_scanned(run));
+        }
+        emit(&mut self.out, &block)
+    }
+
+    fn host(&mut self, host: &HostResult) -> io::Result<()> {
+        self.ensure_begun()?;
+        let Some(run) = &self.run else { return Ok(()) };
+        if !host_visible(host, &run.options) {
+            return Ok(());
+        }
+        let block = render_host(host, run);
+        emit(&mut self.out, &block)
+    }
+
+    fn end(&mut self, summary: &RunSummary) -> io::Result<()> {
+        self.ensure_begun()?;
+        let Some(run) = &self.run else { return Ok(()) };
+        let name = display_name(&run.scanner);
+        let mut block = String::new();
+        if let Some(why) = &summary.error {
+            block.push_str(&format!("# {name} stopped early: {}\n", one_line(why)));
+        }
+        block.push_str(&format!(
+            "# {name} done at {} -- {}\n",
+            ctime(summary.end_time, &self.tz),
+            done_sentence(summary)
+        ));
+        emit(&mut self.out, &block)
+    }
+}
+
+/// `# Ports scanned: TCP(101;1-100,8000) UDP(0;) SCTP(0;) PROTOCOLS(0;)`, written with `-v`.
+fn ports_scanned(run: &RunInfo) -> String {
+    let list = |proto: Protocol| {
+        let mut ports: Vec<u16> = run
+            .scans
+            .iter()
+            .filter(|s| s.protocol == proto)
+            .flat_map(|s| s.ports.iter().copied())
+            .collect();
+        ports.sort_unstable();
+        ports.dedup();
+        format!("{};{}", ports.len(), portolan_model::compact_ranges(&ports))
+    };
+    format!(
+        "# Ports scanned: TCP({}) UDP({}) SCTP(0;) PROTOCOLS(0;)\n",
+        list(Protocol::Tcp),
+        list(Protocol::Udp)
+    )
+}
+
+/// The lines for one host: its status, then its ports unless it timed out.
+pub(crate) fn render_host(host: &HostResult, run: &RunInfo) -> String {
+    let prefix = format!(
+        "Host: {} ({})",
+        host.addr,
+        field(primary_name(host).unwrap_or(""))
+    );
+    let mut s = format!("{prefix}\tStatus: {}\n", status_word(host.status));
+    if host.status != HostStatus::Up {
+        return s;
+    }
+    if host.timed_out {
+        s.push_str(&format!("{prefix}\tStatus: Timeout\n"));
+    } else if !host.ports.is_empty() {
+        let view = port_view(host, &run.options);
+        s.push_str(&format!(
+            "{prefix}\tPorts: {}{}\n",
+            port_list(&view),
+            ignored_field(&view)
+        ));
+    }
+    s
+}
+
+fn status_word(status: HostStatus) -> &'static str {
+    match status {
+        HostStatus::Up => "Up",
+        HostStatus::Down => "Down",
+        HostStatus::Unknown => "Unknown",
+    }
+}
+
+/// `22/open/tcp//ssh///, 80/open/tcp//http///`
+fn port_list(view: &PortView<'_>) -> String {
+    let entries: Vec<String> = view.shown.iter().map(|p| port_entry(p)).collect();
+    entries.join(", ")
+}
+
+/// `port/state/protocol/owner/service/rpc info/version/`; we know no owner, RPC or version.
+fn port_entry(p: &PortResult) -> String {
+    let service = p.service.as_ref().map_or("unknown", |s| s.name.as_str());
+    format!(
+        "{}/{}/{}//{}///",
+        p.port,
+        p.state,
+        p.protocol,
+        field(service)
+    )
+}
+
+/// Nmap names the folded state only when there is exactly one.
+fn ignored_field(view: &PortView<'_>) -> String {
+    match view.ignored.as_slice() {
+        [only] => format!("\tIgnored State: {} ({})", only.state, only.count),
+        _ => String::new(),
+    }
+}
+
+/// A value made safe for a grepable field: no control characters, and none of
+/// the separators `/` and `,` (they become `|` and `;`).
+fn field(s: &str) -> String {
+    one_line(s)
+        .chars()
+        .map(|c| match c {
+            '/' => '|',
+            ',' => ';',
+            c => c,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixtures::{host_with, named, port, reference_host, run_info, summary, SharedBuf};
+    use portolan_model::{HostnameKind, OutputOptions, PortState, Reason};
+
+    #[test]
+    fn whole_file_matches_the_nmap_reference_run() {
+        let buf = SharedBuf::default();
+        let mut sink = GrepableSink::new(Box::new(buf.clone()));
+        sink.tz = TimeZone::UTC;
+        sink.begin(&run_info(OutputOptions {
+            reason: true,
+            ..OutputOptions::default()
+        }))
+        .unwrap();
+        sink.host(&reference_host()).unwrap();
+        sink.end(&summary()).unwrap();
+        let expected = "\
+# Portolan 0.1.0 scan initiated Sat Nov 21 10:17:02 2026 as: portolan -sT -Pn -n -p 1-100,8000 --reason -oA /tmp/ref 127.0.0.1
+Host: 198.18.0.2 ()\tStatus: Up
+Host: 198.18.0.2 ()\tPorts: 8000/open/tcp//http-alt///\tIgnored State: closed (100)
+# Portolan done at Sat Nov 21 10:17:02 2026 -- 1 IP address (1 host up) scanned in 0.03 seconds
+";
+        assert_eq!(buf.text(), expected);
+    }
+
+    #[test]
+    fn several_folded_states_name_none_and_names_are_cleaned() {
+        let mut ports: Vec<_> = (1..=30)
+            .map(|n| port(n, PortState::Closed, Reason::Reset))
+            .collect();
+        ports.extend((100..=130).map(|n| port(n, PortState::Filtered, Reason::NoResponse)));
+        ports.push(port(443, PortState::Open, Reason::SynAck));
+        let mut host = host_with(ports);
+        host.hostnames = vec![named("a\tb", HostnameKind::User)];
+        let text = render_host(&host, &run_info(OutputOptions::default()));
+        assert_eq!(
+            text,
+            "Host: 198.18.0.2 (a b)\tStatus: Up\nHost: 198.18.0.2 (a b)\tPorts: 443/open/tcp//unknown///\n"
+        );
+    }
+
+    #[test]
+    fn all_ignored_timed_out_and_portless_hosts() {
+        let opts = run_info(OutputOptions::default());
+        let ports = (1..=70)
+            .map(|n| port(n, PortState::Filtered, Reason::NoResponse))
+            .collect();
+        let all = render_host(&host_with(ports), &opts);
+        assert!(all.ends_with("\tPorts: \tIgnored State: filtered (70)\n"));
+        let mut late = reference_host();
+        late.timed_out = true;
+        assert!(render_host(&late, &opts)
+            .ends_with("()\tStatus: Up\nHost: 198.18.0.2 ()\tStatus: Timeout\n"));
+        assert_eq!(render_host(&host_with(vec![]), &opts).lines().count(), 1);
+    }
+
+    #[test]
+    fn verbose_header_lists_the_scanned_ports() {
+        let run = run_info(OutputOptions {
+            verbose: 1,
+            ..OutputOptions::default()
+        });
+        assert_eq!(
+            ports_scanned(&run),
+            "# Ports scanned: TCP(101;1-100,8000) UDP(0;) SCTP(0;) PROTOCOLS(0;)\n"
+        );
+    }
+}

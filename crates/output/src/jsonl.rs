@@ -1,0 +1,255 @@
+//! Portolan's JSON Lines format (`-oJ`): one object per host, then a summary.
+//!
+//! The schema is documented in `docs/json-lines.md`. Every line carries
+//! `"schema": "portolan/1"`; additive changes keep that value, anything else
+//! bumps it.
+
+use crate::view::host_visible;
+use crate::{emit, fallback_run, Out, Sink};
+use portolan_model::{HostResult, PortState, RunInfo, RunSummary, ScanInfo};
+use serde::Serialize;
+use std::borrow::Cow;
+use std::io;
+
+/// The value of every line's `schema` field.
+pub const JSON_SCHEMA: &str = "portolan/1";
+
+/// Writes one JSON object per line.
+pub struct JsonLinesSink {
+    out: Out,
+    run: Option<RunInfo>,
+}
+
+impl JsonLinesSink {
+    pub fn new(out: Out) -> Self {
+        JsonLinesSink { out, run: None }
+    }
+}
+
+impl std::fmt::Debug for JsonLinesSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JsonLinesSink").finish_non_exhaustive()
+    }
+}
+
+#[derive(Serialize)]
+struct HostLine<'a> {
+    schema: &'static str,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    #[serde(flatten)]
+    host: &'a HostResult,
+}
+
+#[derive(Serialize)]
+struct SummaryLine<'a> {
+    schema: &'static str,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    scanner: &'a str,
+    version: &'a str,
+    args: &'a str,
+    start_time: u64,
+    end_time: u64,
+    elapsed_secs: f64,
+    scans: Vec<ScanLine>,
+    hosts_up: u64,
+    hosts_down: u64,
+    hosts_total: u64,
+    error: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct ScanLine {
+    scan_type: &'static str,
+    protocol: &'static str,
+    services: String,
+}
+
+impl From<&ScanInfo> for ScanLine {
+    fn from(scan: &ScanInfo) -> Self {
+        let mut ports = scan.ports.clone();
+        ports.sort_unstable();
+        ports.dedup();
+        ScanLine {
+            scan_type: scan.scan_type.as_str(),
+            protocol: scan.protocol.as_str(),
+            services: portolan_model::compact_ranges(&ports),
+        }
+    }
+}
+
+impl Sink for JsonLinesSink {
+    fn begin(&mut self, run: &RunInfo) -> io::Result<()> {
+        self.run = Some(run.clone());
+        Ok(())
+    }
+
+    fn host(&mut self, host: &HostResult) -> io::Result<()> {
+        let run = self.run.get_or_insert_with(fallback_run);
+        if !host_visible(host, &run.options) {
+            return Ok(());
+        }
+        let line = host_line(host, run.options.open_only)?;
+        emit(&mut self.out, &line)
+    }
+
+    fn end(&mut self, summary: &RunSummary) -> io::Result<()> {
+        let run = self.run.get_or_insert_with(fallback_run);
+        let line = summary_line(run, summary)?;
+        emit(&mut self.out, &line)
+    }
+}
+
+/// A host's line. With `--open` only open ports are kept; otherwise every scanned port.
+pub(crate) fn host_line(host: &HostResult, open_only: bool) -> io::Result<String> {
+    let host: Cow<'_, HostResult> = if open_only {
+        let mut h = host.clone();
+        h.ports.retain(|p| p.state == PortState::Open);
+        Cow::Owned(h)
+    } else {
+        Cow::Borrowed(host)
+    };
+    to_line(&HostLine {
+        schema: JSON_SCHEMA,
+        kind: "host",
+        host: &host,
+    })
+}
+
+pub(crate) fn summary_line(run: &RunInfo, summary: &RunSummary) -> io::Result<String> {
+    to_line(&SummaryLine {
+        schema: JSON_SCHEMA,
+        kind: "summary",
+        scanner: &run.scanner,
+        version: &run.version,
+        args: &run.args,
+        start_time: run.start_time,
+        end_time: summary.end_time,
+        elapsed_secs: summary.elapsed_secs,
+        scans: run.scans.iter().map(ScanLine::from).collect(),
+        hosts_up: summary.hosts_up,
+        hosts_down: summary.hosts_down,
+        hosts_total: summary.hosts_total,
+        error: summary.error.as_deref(),
+    })
+}
+
+/// Compact JSON (serde_json escapes newlines inside strings) plus the line break.
+fn to_line(value: &impl Serialize) -> io::Result<String> {
+    let mut line = serde_json::to_string(value).map_err(io::Error::other)?;
+    line.push('\n');
+    Ok(line)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixtures::{host_with, reference_host, run_info, summary, SharedBuf};
+    use portolan_model::{OutputOptions, Reason};
+    use serde_json::Value;
+
+    fn lines(opts: OutputOptions, hosts: &[HostResult], summary: &RunSummary) -> Vec<Value> {
+        let buf = SharedBuf::default();
+        let mut sink = JsonLinesSink::new(Box::new(buf.clone()));
+        sink.begin(&run_info(opts)).unwrap();
+        for h in hosts {
+            sink.host(h).unwrap();
+        }
+        sink.end(summary).unwrap();
+        buf.text()
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("each line is one JSON object"))
+            .collect()
+    }
+
+    #[test]
+    fn host_line_round_trips_into_a_host_result_with_every_port() {
+        let host = reference_host();
+        let out = lines(
+            OutputOptions::default(),
+            std::slice::from_ref(&host),
+            &summary(),
+        );
+        assert_eq!(out.len(), 2);
+        assert_eq!(out[0]["schema"], JSON_SCHEMA);
+        assert_eq!(out[0]["type"], "host");
+        assert_eq!(out[0]["ports"].as_array().map(Vec::len), Some(101));
+        assert_eq!(out[0]["ports"][100]["service"]["name"], "http-alt");
+        assert_eq!(out[0]["addr"], "198.18.0.2");
+        let back: HostResult = serde_json::from_value(out[0].clone()).unwrap();
+        assert_eq!(back, host);
+    }
+
+    #[test]
+    fn summary_line_has_every_documented_field() {
+        let mut s = summary();
+        s.error = Some("interrupted by user".to_owned());
+        let out = lines(OutputOptions::default(), &[], &s);
+        let line = &out[0];
+        assert_eq!(line["type"], "summary");
+        for key in [
+            "schema",
+            "scanner",
+            "version",
+            "args",
+            "start_time",
+            "end_time",
+            "elapsed_secs",
+            "scans",
+            "hosts_up",
+            "hosts_down",
+            "hosts_total",
+            "error",
+        ] {
+            assert!(line.get(key).is_some(), "missing {key}");
+        }
+        assert_eq!(line["scans"][0]["services"], "1-100,8000");
+        assert_eq!(line["scans"][0]["scan_type"], "connect");
+        assert_eq!(line["error"], "interrupted by user");
+        assert_eq!(
+            lines(OutputOptions::default(), &[], &summary())[0]["error"],
+            Value::Null
+        );
+    }
+
+    #[test]
+    fn open_only_keeps_only_open_ports() {
+        let opts = OutputOptions {
+            open_only: true,
+            ..OutputOptions::default()
+        };
+        let out = lines(opts, &[reference_host()], &summary());
+        assert_eq!(out[0]["ports"].as_array().map(Vec::len), Some(1));
+        assert_eq!(out[0]["ports"][0]["port"], 8000);
+    }
+
+    #[test]
+    fn down_hosts_follow_the_same_visibility_rule() {
+        let mut down = host_with(vec![]);
+        down.status = portolan_model::HostStatus::Down;
+        down.status_reason = Reason::NoResponse;
+        assert_eq!(
+            lines(
+                OutputOptions::default(),
+                std::slice::from_ref(&down),
+                &summary()
+            )
+            .len(),
+            1
+        );
+        let verbose = OutputOptions {
+            verbose: 1,
+            ..OutputOptions::default()
+        };
+        assert_eq!(lines(verbose, &[down], &summary()).len(), 2);
+    }
+
+    #[test]
+    fn non_finite_elapsed_time_still_writes_valid_json() {
+        let mut s = summary();
+        s.elapsed_secs = f64::INFINITY;
+        let out = lines(OutputOptions::default(), &[], &s);
+        assert_eq!(out[0]["elapsed_secs"], Value::Null);
+    }
+}

@@ -1,0 +1,504 @@
+//! Nmap's human-readable report (the terminal, and `-oN` files).
+
+use crate::text::{
+    display_name, done_sentence, latency, one_line, primary_name, reason_text, target_label,
+};
+use crate::timefmt::{ctime, local_zone, short_stamp};
+use crate::view::{host_visible, port_view, PortView};
+use crate::{emit, fallback_run, Out, Sink};
+use jiff::tz::TimeZone;
+use portolan_model::{HostResult, HostStatus, HostnameKind, PortResult, RunInfo, RunSummary};
+use std::io;
+
+/// Where a normal report goes: the two differ only in their first and last lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NormalMode {
+    /// Standard output: `Starting ...` / `... done: ...`.
+    Terminal,
+    /// An `-oN` file: `# ... scan initiated ...` / `# ... done at ...` comments.
+    File,
+}
+
+/// Writes Nmap's normal output format.
+pub struct NormalSink {
+    out: Out,
+    mode: NormalMode,
+    run: Option<RunInfo>,
+    tz: TimeZone,
+}
+
+impl NormalSink {
+    pub fn new(out: Out, mode: NormalMode) -> Self {
+        NormalSink {
+            out,
+            mode,
+            run: None,
+            tz: local_zone(),
+        }
+    }
+
+    /// A sink used without `begin` first writes the header of an unnamed run.
+    fn ensure_begun(&mut self) -> io::Result<()> {
+        if self.run.is_none() {
+            self.begin(&fallback_run())?;
+        }
+        Ok(())
+    }
+}
+
+impl std::fmt::Debug for NormalSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NormalSink")
+            .field("mode", &self.mode)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Sink for NormalSink {
+    fn begin(&mut self, run: &RunInfo) -> io::Result<()> {
+        self.run = Some(run.clone());
+        let block = header(run, self.mode, &self.tz);
+        emit(&mut self.out, &block)
+    }
+
+    fn host(&mut self, host: &HostResult) -> io::Result<()> {
+        self.ensure_begun()?;
+        let Some(run) = &self.run else { return Ok(()) };
+        if !host_visible(host, &run.options) {
+            return Ok(());
+        }
+        let block = render_host(host, run);
+        emit(&mut self.out, &block)
+    }
+
+    fn end(&mut self, summary: &RunSummary) -> io::Result<()> {
+        self.ensure_begun()?;
+        let Some(run) = &self.run else { return Ok(()) };
+        let block = footer(run, summary, self.mode, &self.tz);
+        emit(&mut self.out, &block)
+    }
+}
+
+fn header(run: &RunInfo, mode: NormalMode, tz: &TimeZone) -> String {
+    let name = display_name(&run.scanner);
+    let mut s = match mode {
+        NormalMode::Terminal => format!(
+            "Starting {name} {} at {}\n",
+            run.version,
+            short_stamp(run.start_time, tz)
+        ),
+        NormalMode::File => format!(
+            "# {name} {} scan initiated {} as: {}\n",
+            run.version,
+            ctime(run.start_time, tz),
+            one_line(&run.args)
+        ),
+    };
+    for note in &run.notes {
+        s.push_str(&one_line(note));
+        s.push('\n');
+    }
+    s
+}
+
+fn footer(run: &RunInfo, summary: &RunSummary, mode: NormalMode, tz: &TimeZone) -> String {
+    let name = display_name(&run.scanner);
+    let mut s = String::new();
+    if let Some(why) = &summary.error {
+        s.push_str(&format!("{name} stopped early: {}\n", one_line(why)));
+    }
+    let done = match mode {
+        NormalMode::Terminal => format!("{name} done: {}\n", done_sentence(summary)),
+        NormalMode::File => format!(
+            "# {name} done at {} -- {}\n",
+            ctime(summary.end_time, tz),
+            done_sentence(summary)
+        ),
+    };
+    s.push_str(&done);
+    s
+}
+
+/// One host's report block, as printed between the header and the footer.
+pub(crate) fn render_host(host: &HostResult, run: &RunInfo) -> String {
+    let name = display_name(&run.scanner);
+    let label = target_label(host);
+    if host.status != HostStatus::Up {
+        return format!(
+            "{name} scan report for {label} [{}]\n",
+            down_status(host, run)
+        );
+    }
+    let mut s = format!("{name} scan report for {label}\n{}", up_lines(host, run));
+    if host.timed_out {
+        s.push_str(&format!("Skipping host {label} due to host timeout\n"));
+    } else if !host.ports.is_empty() {
+        s.push_str(&ports_block(
+            host,
+            &port_view(host, &run.options),
+            run.options.reason,
+        ));
+    }
+    s
+}
+
+fn down_status(host: &HostResult, run: &RunInfo) -> String {
+    let mut s = format!("host {}", host.status.as_str());
+    if run.options.reason {
+        s.push_str(&format!(", received {}", host.status_reason));
+    }
+    s
+}
+
+/// `Host is up, received user-set (0.00037s latency).` and the rDNS line if any.
+fn up_lines(host: &HostResult, run: &RunInfo) -> String {
+    let mut s = String::from("Host is up");
+    if run.options.reason {
+        s.push_str(&format!(", received {}", host.status_reason));
+    }
+    if let Some(times) = &host.times {
+        s.push_str(&format!(" ({} latency)", latency(times.srtt_us)));
+    }
+    s.push_str(".\n");
+    if let Some(ptr) = extra_ptr_name(host) {
+        s.push_str(&format!(
+            "rDNS record for {}: {}\n",
+            host.addr,
+            one_line(ptr)
+        ));
+    }
+    s
+}
+
+/// A reverse-DNS name worth its own line: one that differs from the name in the title.
+fn extra_ptr_name(host: &HostResult) -> Option<&str> {
+    let shown = primary_name(host)?;
+    host.hostnames
+        .iter()
+        .find(|h| h.kind == HostnameKind::Ptr && h.name != shown)
+        .map(|h| h.name.as_str())
+}
+
+fn ports_block(host: &HostResult, view: &PortView<'_>, reason: bool) -> String {
+    let mut s = String::new();
+    if view.all_ignored() {
+        s.push_str(&format!(
+            "All {} scanned ports on {} are in ignored states.\n",
+            host.ports.len(),
+            target_label(host)
+        ));
+    }
+    s.push_str(&not_shown_line(view));
+    s.push('\n');
+    if !view.all_ignored() {
+        s.push_str(&port_table(&view.shown, reason));
+    }
+    s.push('\n');
+    s
+}
+
+/// `Not shown: 990 closed tcp ports (conn-refused), 5 filtered tcp ports (no-response)`,
+/// or an empty string when nothing is folded.
+pub(crate) fn not_shown_line(view: &PortView<'_>) -> String {
+    let groups: Vec<String> = view
+        .ignored
+        .iter()
+        .flat_map(|st| {
+            st.reasons.iter().map(move |r| {
+                format!(
+                    "{} {} {} ports ({})",
+                    r.ports.len(),
+                    st.state,
+                    r.protocol,
+                    r.reason
+                )
+            })
+        })
+        .collect();
+    if groups.is_empty() {
+        return String::new();
+    }
+    format!("Not shown: {}", groups.join(", "))
+}
+
+/// The `PORT STATE SERVICE [REASON]` table, each column as wide as its longest entry.
+pub(crate) fn port_table(ports: &[&PortResult], reason: bool) -> String {
+    let mut rows = vec![vec!["PORT", "STATE", "SERVICE", "REASON"]
+        .into_iter()
+        .map(String::from)
+        .collect::<Vec<_>>()];
+    rows.extend(ports.iter().map(|p| port_row(p)));
+    if !reason {
+        rows.iter_mut().for_each(|r| r.truncate(3));
+    }
+    columns(&rows)
+}
+
+fn port_row(p: &PortResult) -> Vec<String> {
+    let service = p.service.as_ref().map_or("unknown", |s| s.name.as_str());
+    vec![
+        format!("{}/{}", p.port, p.protocol),
+        p.state.to_string(),
+        one_line(service).into_owned(),
+        reason_text(p.reason, p.reason_ttl),
+    ]
+}
+
+/// Left-aligned columns separated by one space; the last column is not padded.
+fn columns(rows: &[Vec<String>]) -> String {
+    let ncols = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..ncols)
+        .map(|c| {
+            rows.iter()
+                .filter_map(|r| r.get(c))
+                .map(|v| v.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut s = String::new();
+    for row in rows {
+        let last = row.len().saturating_sub(1);
+        for (c, cell) in row.iter().enumerate() {
+            if c == last {
+                s.push_str(cell);
+            } else {
+                s.push_str(&format!("{cell:<w$} ", w = widths[c]));
+            }
+        }
+        s.push('\n');
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixtures::{
+        host_with, named, port, reference_host, run_info, service, summary, SharedBuf, T0,
+    };
+    use portolan_model::{OutputOptions, PortState, Reason};
+
+    fn with_reason() -> OutputOptions {
+        OutputOptions {
+            reason: true,
+            ..OutputOptions::default()
+        }
+    }
+
+    fn run_sink(mode: NormalMode, opts: OutputOptions, hosts: &[HostResult]) -> String {
+        let buf = SharedBuf::default();
+        let mut sink = NormalSink::new(Box::new(buf.clone()), mode);
+        sink.tz = TimeZone::UTC;
+        sink.begin(&run_info(opts)).unwrap();
+        for h in hosts {
+            sink.host(h).unwrap();
+        }
+        sink.end(&summary()).unwrap();
+        buf.text()
+    }
+
+    #[test]
+    fn file_form_matches_the_nmap_reference_run() {
+        let text = run_sink(NormalMode::File, with_reason(), &[reference_host()]);
+        let expected = "\
+# Portolan 0.1.0 scan initiated Sat Nov 21 10:17:02 2026 as: portolan -sT -Pn -n -p 1-100,8000 --reason -oA /tmp/ref 127.0.0.1
+Portolan scan report for 198.18.0.2
+Host is up, received user-set (0.00037s latency).
+Not shown: 100 closed tcp ports (conn-refused)
+PORT     STATE SERVICE  REASON
+8000/tcp open  http-alt syn-ack
+
+# Portolan done at Sat Nov 21 10:17:02 2026 -- 1 IP address (1 host up) scanned in 0.03 seconds
+";
+        assert_eq!(text, expected);
+    }
+
+    #[test]
+    fn terminal_form_has_starting_and_done_lines_and_notes_first() {
+        let buf = SharedBuf::default();
+        let mut sink = NormalSink::new(Box::new(buf.clone()), NormalMode::Terminal);
+        sink.tz = TimeZone::UTC;
+        let mut run = run_info(OutputOptions::default());
+        run.notes = vec!["Host discovery disabled (-Pn).".to_owned()];
+        sink.begin(&run).unwrap();
+        sink.host(&reference_host()).unwrap();
+        sink.end(&summary()).unwrap();
+        let text = buf.text();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], "Starting Portolan 0.1.0 at 2026-11-21 10:17 UTC");
+        assert_eq!(lines[1], "Host discovery disabled (-Pn).");
+        assert_eq!(lines[2], "Portolan scan report for 198.18.0.2");
+        assert_eq!(lines[3], "Host is up (0.00037s latency).");
+        assert_eq!(lines[5], "PORT     STATE SERVICE");
+        assert_eq!(
+            lines.last(),
+            Some(&"Portolan done: 1 IP address (1 host up) scanned in 0.03 seconds")
+        );
+    }
+
+    #[test]
+    fn host_with_997_closed_2_open_1_filtered_prints_exactly_these_lines() {
+        let mut ports: Vec<_> = (1..=1000)
+            .filter(|n| ![22, 80, 443].contains(n))
+            .map(|n| port(n, PortState::Closed, Reason::Reset))
+            .collect();
+        let mut ssh = port(22, PortState::Open, Reason::SynAck);
+        ssh.service = service("ssh");
+        ssh.reason_ttl = Some(64);
+        let mut http = port(80, PortState::Open, Reason::SynAck);
+        http.service = service("http");
+        http.reason_ttl = Some(64);
+        ports.extend([
+            ssh,
+            http,
+            port(443, PortState::Filtered, Reason::AdminProhibited),
+        ]);
+        let mut host = host_with(ports);
+        host.sort_ports();
+        let expected = "\
+Portolan scan report for 198.18.0.2
+Host is up, received user-set (0.00037s latency).
+Not shown: 997 closed tcp ports (reset)
+PORT    STATE    SERVICE REASON
+22/tcp  open     ssh     syn-ack ttl 64
+80/tcp  open     http    syn-ack ttl 64
+443/tcp filtered unknown admin-prohibited
+
+";
+        assert_eq!(render_host(&host, &run_info(with_reason())), expected);
+    }
+
+    #[test]
+    fn nothing_folded_leaves_an_empty_line_and_columns_follow_the_longest_entry() {
+        let mut long = port(22222, PortState::Closed, Reason::ConnRefused);
+        long.service = service("easyengine");
+        let host = host_with(vec![port(1, PortState::Open, Reason::SynAck), long]);
+        let text = render_host(&host, &run_info(OutputOptions::default()));
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[2], "");
+        assert_eq!(lines[3], "PORT      STATE  SERVICE");
+        assert_eq!(lines[4], "1/tcp     open   unknown");
+        assert_eq!(lines[5], "22222/tcp closed easyengine");
+    }
+
+    #[test]
+    fn several_folded_groups_share_one_not_shown_line() {
+        let mut ports: Vec<_> = (1..=990)
+            .map(|n| port(n, PortState::Closed, Reason::ConnRefused))
+            .collect();
+        ports.extend((991..=1020).map(|n| port(n, PortState::Filtered, Reason::NoResponse)));
+        ports.extend((1021..=1045).map(|n| port(n, PortState::Filtered, Reason::AdminProhibited)));
+        ports.push(port(2000, PortState::Open, Reason::SynAck));
+        let view_text = render_host(&host_with(ports), &run_info(OutputOptions::default()));
+        assert!(view_text.contains(
+            "\nNot shown: 990 closed tcp ports (conn-refused), 30 filtered tcp ports (no-response), \
+             25 filtered tcp ports (admin-prohibited)\n"
+        ));
+    }
+
+    #[test]
+    fn all_ports_ignored_says_so_with_the_host_name() {
+        let ports = (1..=1000)
+            .map(|n| port(n, PortState::Filtered, Reason::NoResponse))
+            .collect();
+        let mut host = host_with(ports);
+        host.hostnames = vec![named("example.test", HostnameKind::User)];
+        host.times = None;
+        let expected = "\
+Portolan scan report for example.test (198.18.0.2)
+Host is up.
+All 1000 scanned ports on example.test (198.18.0.2) are in ignored states.
+Not shown: 1000 filtered tcp ports (no-response)
+
+";
+        assert_eq!(
+            render_host(&host, &run_info(OutputOptions::default())),
+            expected
+        );
+    }
+
+    #[test]
+    fn timed_out_host_is_skipped_without_a_port_table() {
+        let mut host = reference_host();
+        host.timed_out = true;
+        let text = render_host(&host, &run_info(OutputOptions::default()));
+        assert_eq!(
+            text,
+            "Portolan scan report for 198.18.0.2\nHost is up (0.00037s latency).\n\
+             Skipping host 198.18.0.2 due to host timeout\n"
+        );
+    }
+
+    #[test]
+    fn down_hosts_appear_only_when_verbose() {
+        let mut down = host_with(vec![]);
+        down.status = HostStatus::Down;
+        down.status_reason = Reason::NoResponse;
+        let quiet = run_sink(
+            NormalMode::File,
+            OutputOptions::default(),
+            std::slice::from_ref(&down),
+        );
+        assert!(!quiet.contains("scan report"));
+        let verbose = OutputOptions {
+            verbose: 1,
+            reason: true,
+            ..OutputOptions::default()
+        };
+        let loud = run_sink(NormalMode::File, verbose, &[down]);
+        assert!(loud
+            .contains("\nPortolan scan report for 198.18.0.2 [host down, received no-response]\n"));
+    }
+
+    #[test]
+    fn a_differing_ptr_name_gets_its_own_line() {
+        let mut host = reference_host();
+        host.hostnames = vec![
+            named("example.test", HostnameKind::User),
+            named("ptr.example.test", HostnameKind::Ptr),
+        ];
+        let text = render_host(&host, &run_info(OutputOptions::default()));
+        assert!(text.starts_with(
+            "Portolan scan report for example.test (198.18.0.2)\nHost is up (0.00037s latency).\n\
+             rDNS record for 198.18.0.2: ptr.example.test\n"
+        ));
+    }
+
+    #[test]
+    fn a_host_without_ports_prints_only_its_status() {
+        let text = render_host(&host_with(vec![]), &run_info(OutputOptions::default()));
+        assert_eq!(
+            text,
+            "Portolan scan report for 198.18.0.2\nHost is up (0.00037s latency).\n"
+        );
+    }
+
+    #[test]
+    fn an_interrupted_run_says_why_before_the_done_line() {
+        let buf = SharedBuf::default();
+        let mut sink = NormalSink::new(Box::new(buf.clone()), NormalMode::File);
+        sink.tz = TimeZone::UTC;
+        sink.begin(&run_info(OutputOptions::default())).unwrap();
+        let mut s = summary();
+        s.error = Some("interrupted\nby user".to_owned());
+        s.end_time = T0 + 60;
+        sink.end(&s).unwrap();
+        let text = buf.text();
+        assert!(text.ends_with(
+            "Portolan stopped early: interrupted by user\n\
+             # Portolan done at Sat Nov 21 10:18:02 2026 -- 1 IP address (1 host up) scanned in 0.03 seconds\n"
+        ));
+    }
+
+    #[test]
+    fn end_without_begin_still_writes_a_header_and_footer() {
+        let buf = SharedBuf::default();
+        let mut sink = NormalSink::new(Box::new(buf.clone()), NormalMode::File);
+        sink.host(&reference_host()).unwrap();
+        sink.end(&summary()).unwrap();
+        let text = buf.text();
+        assert!(text.starts_with("# Portolan "));
+        assert!(text.contains("Portolan scan report for 198.18.0.2\n"));
+    }
+}

@@ -1,0 +1,262 @@
+//! Which ports a report lists and which it folds into "Not shown" counts.
+//!
+//! This is the one place that decides it, so the normal, XML and grepable
+//! formats always agree on what they hide.
+
+use portolan_model::{
+    HostResult, HostStatus, OutputOptions, PortResult, PortState, Protocol, Reason,
+};
+
+/// A state is folded away once more than this many ports are in it
+/// (times the verbosity level when `-v` is given).
+pub const IGNORE_THRESHOLD: usize = 25;
+
+/// The ports of one host as a report presents them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortView<'a> {
+    /// Ports listed one by one, in the host's (protocol, port) order.
+    pub shown: Vec<&'a PortResult>,
+    /// Folded states, most numerous first.
+    pub ignored: Vec<IgnoredState>,
+}
+
+/// One folded ("ignored") state and why its ports got it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IgnoredState {
+    pub state: PortState,
+    pub count: usize,
+    /// Per (protocol, reason), most numerous first.
+    pub reasons: Vec<IgnoredReason>,
+}
+
+/// Ports of one protocol folded into a state for one reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IgnoredReason {
+    pub protocol: Protocol,
+    pub reason: Reason,
+    /// Ascending port numbers.
+    pub ports: Vec<u16>,
+}
+
+impl PortView<'_> {
+    /// True when the host had ports but every one of them is folded away.
+    pub fn all_ignored(&self) -> bool {
+        self.shown.is_empty() && !self.ignored.is_empty()
+    }
+
+    /// Total number of folded ports.
+    pub fn ignored_count(&self) -> usize {
+        self.ignored.iter().map(|s| s.count).sum()
+    }
+}
+
+/// Splits a host's ports into listed and folded ones.
+///
+/// Open ports are always listed. With `--open` every other state is folded.
+/// Otherwise a state is folded when more than [`IGNORE_THRESHOLD`] × max(1, verbose)
+/// ports are in it, counting all protocols together.
+pub fn port_view<'a>(host: &'a HostResult, opts: &OutputOptions) -> PortView<'a> {
+    let folded: Vec<PortState> = PortState::ALL
+        .into_iter()
+        .filter(|&st| is_folded(host, st, opts))
+        .collect();
+    let shown = host
+        .ports
+        .iter()
+        .filter(|p| !folded.contains(&p.state))
+        .collect();
+    let mut ignored: Vec<IgnoredState> = folded.iter().map(|&st| ignored_state(host, st)).collect();
+    ignored.sort_by_key(|s| (std::cmp::Reverse(s.count), s.state));
+    PortView { shown, ignored }
+}
+
+fn is_folded(host: &HostResult, state: PortState, opts: &OutputOptions) -> bool {
+    if state == PortState::Open {
+        return false;
+    }
+    let count = host.ports.iter().filter(|p| p.state == state).count();
+    if opts.open_only {
+        return count > 0;
+    }
+    let threshold = IGNORE_THRESHOLD.saturating_mul(usize::from(opts.verbose.max(1)));
+    count > threshold
+}
+
+fn ignored_state(host: &HostResult, state: PortState) -> IgnoredState {
+    let mut reasons: Vec<IgnoredReason> = Vec::new();
+    for p in host.ports.iter().filter(|p| p.state == state) {
+        match reasons
+            .iter_mut()
+            .find(|r| r.protocol == p.protocol && r.reason == p.reason)
+        {
+            Some(r) => r.ports.push(p.port),
+            None => reasons.push(IgnoredReason {
+                protocol: p.protocol,
+                reason: p.reason,
+                ports: vec![p.port],
+            }),
+        }
+    }
+    for r in &mut reasons {
+        r.ports.sort_unstable();
+    }
+    reasons.sort_by_key(|r| (std::cmp::Reverse(r.ports.len()), r.protocol, r.reason));
+    let count = reasons.iter().map(|r| r.ports.len()).sum();
+    IgnoredState {
+        state,
+        count,
+        reasons,
+    }
+}
+
+/// Whether a report shows this host at all.
+///
+/// Hosts not up are shown only with `-v`. With `--open`, a host whose ports
+/// were scanned but none is open is left out (as Nmap does); a host that timed
+/// out, or one with no ports (host discovery only), is still shown.
+pub fn host_visible(host: &HostResult, opts: &OutputOptions) -> bool {
+    if host.status != HostStatus::Up {
+        return opts.verbose > 0;
+    }
+    if opts.open_only && !host.timed_out && !host.ports.is_empty() {
+        return host.ports.iter().any(|p| p.state == PortState::Open);
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixtures::{host_with, port};
+
+    fn opts() -> OutputOptions {
+        OutputOptions::default()
+    }
+
+    #[test]
+    fn open_ports_are_always_listed() {
+        let ports: Vec<_> = (1..=100)
+            .map(|n| port(n, PortState::Open, Reason::SynAck))
+            .collect();
+        let host = host_with(ports);
+        let v = port_view(&host, &opts());
+        assert_eq!(v.shown.len(), 100);
+        assert!(v.ignored.is_empty());
+    }
+
+    #[test]
+    fn a_state_is_folded_above_25_ports_not_at_25() {
+        let mut ports: Vec<_> = (1..=25)
+            .map(|n| port(n, PortState::Closed, Reason::Reset))
+            .collect();
+        ports.extend((100..126).map(|n| port(n, PortState::Filtered, Reason::NoResponse)));
+        let host = host_with(ports);
+        let v = port_view(&host, &opts());
+        assert_eq!(v.shown.len(), 25);
+        assert_eq!(v.ignored.len(), 1);
+        assert_eq!(v.ignored[0].state, PortState::Filtered);
+        assert_eq!(v.ignored[0].count, 26);
+    }
+
+    #[test]
+    fn verbosity_multiplies_the_threshold() {
+        let ports: Vec<_> = (1..=40)
+            .map(|n| port(n, PortState::Closed, Reason::Reset))
+            .collect();
+        let host = host_with(ports);
+        let v1 = OutputOptions {
+            verbose: 1,
+            ..opts()
+        };
+        let v2 = OutputOptions {
+            verbose: 2,
+            ..opts()
+        };
+        assert_eq!(port_view(&host, &v1).ignored.len(), 1);
+        assert!(port_view(&host, &v2).ignored.is_empty());
+    }
+
+    #[test]
+    fn open_only_folds_every_other_state_including_open_filtered() {
+        let host = host_with(vec![
+            port(22, PortState::Open, Reason::SynAck),
+            port(23, PortState::Closed, Reason::Reset),
+            port(53, PortState::OpenFiltered, Reason::NoResponse),
+        ]);
+        let v = port_view(
+            &host,
+            &OutputOptions {
+                open_only: true,
+                ..opts()
+            },
+        );
+        assert_eq!(v.shown.len(), 1);
+        assert_eq!(v.ignored_count(), 2);
+    }
+
+    #[test]
+    fn threshold_counts_protocols_together_and_keeps_them_apart_in_reasons() {
+        let mut ports: Vec<_> = (1..=20)
+            .map(|n| port(n, PortState::Closed, Reason::Reset))
+            .collect();
+        for n in 1..=10 {
+            let mut p = port(n, PortState::Closed, Reason::PortUnreach);
+            p.protocol = Protocol::Udp;
+            ports.push(p);
+        }
+        let host = host_with(ports);
+        let v = port_view(&host, &opts());
+        assert_eq!(v.ignored.len(), 1);
+        let reasons = &v.ignored[0].reasons;
+        assert_eq!(
+            (reasons[0].protocol, reasons[0].ports.len()),
+            (Protocol::Tcp, 20)
+        );
+        assert_eq!(
+            (reasons[1].protocol, reasons[1].reason),
+            (Protocol::Udp, Reason::PortUnreach)
+        );
+    }
+
+    #[test]
+    fn states_and_reasons_are_ordered_by_count() {
+        let mut ports: Vec<_> = (1..=30)
+            .map(|n| port(n, PortState::Closed, Reason::Reset))
+            .collect();
+        ports.extend((100..140).map(|n| port(n, PortState::Filtered, Reason::NoResponse)));
+        ports.extend((200..250).map(|n| port(n, PortState::Filtered, Reason::AdminProhibited)));
+        let host = host_with(ports);
+        let v = port_view(&host, &opts());
+        assert_eq!(v.ignored[0].state, PortState::Filtered);
+        assert_eq!(v.ignored[0].reasons[0].reason, Reason::AdminProhibited);
+        assert_eq!(v.ignored[1].state, PortState::Closed);
+    }
+
+    #[test]
+    fn a_host_without_ports_has_an_empty_view() {
+        let host = host_with(vec![]);
+        let v = port_view(&host, &opts());
+        assert!(v.shown.is_empty() && v.ignored.is_empty() && !v.all_ignored());
+    }
+
+    #[test]
+    fn down_hosts_need_verbose_and_open_only_hides_hosts_without_open_ports() {
+        let mut down = host_with(vec![]);
+        down.status = HostStatus::Down;
+        assert!(!host_visible(&down, &opts()));
+        assert!(host_visible(
+            &down,
+            &OutputOptions {
+                verbose: 1,
+                ..opts()
+            }
+        ));
+        let closed = host_with(vec![port(1, PortState::Closed, Reason::Reset)]);
+        let open_only = OutputOptions {
+            open_only: true,
+            ..opts()
+        };
+        assert!(!host_visible(&closed, &open_only));
+        assert!(host_visible(&host_with(vec![]), &open_only));
+    }
+}

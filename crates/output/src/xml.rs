@@ -1,0 +1,503 @@
+//! Nmap's XML format (`-oX`, `xmloutputversion` 1.05).
+//!
+//! The element order, attributes and line breaks follow what Nmap 7.93
+//! writes, so the file validates against Nmap's DTD except for the `scanner`
+//! attribute (the DTD allows only `nmap`), and ndiff and other Nmap XML
+//! consumers read it. Each block is rendered into memory with quick-xml (which
+//! escapes every attribute value) and then written and flushed in one go.
+
+use crate::text::{display_name, done_sentence, elapsed};
+use crate::timefmt::{ctime, local_zone};
+use crate::view::{host_visible, port_view, IgnoredState};
+use crate::{emit, fallback_run, Out, Sink};
+use jiff::tz::TimeZone;
+use portolan_model::{
+    HostResult, HostStatus, PortResult, RunInfo, RunSummary, ScanInfo, ServiceInfo, ServiceMethod,
+};
+use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
+use quick_xml::Writer;
+use std::borrow::Cow;
+use std::io;
+use std::net::IpAddr;
+
+/// The DTD version whose layout this writer follows.
+const XML_OUTPUT_VERSION: &str = "1.05";
+
+/// Writes Nmap's XML output format.
+pub struct XmlSink {
+    out: Out,
+    run: Option<RunInfo>,
+    tz: TimeZone,
+}
+
+impl XmlSink {
+    pub fn new(out: Out) -> Self {
+        XmlSink {
+            out,
+            run: None,
+            tz: local_zone(),
+        }
+    }
+
+    fn ensure_begun(&mut self) -> io::Result<()> {
+        if self.run.is_none() {
+            self.begin(&fallback_run())?;
+        }
+        Ok(())
+    }
+}
+
+impl std::fmt::Debug for XmlSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("XmlSink").finish_non_exhaustive()
+    }
+}
+
+impl Sink for XmlSink {
+    fn begin(&mut self, run: &RunInfo) -> io::Result<()> {
+        self.run = Some(run.clone());
+        let block = prologue(run, &self.tz)?;
+        emit(&mut self.out, &block)
+    }
+
+    fn host(&mut self, host: &HostResult) -> io::Result<()> {
+        self.ensure_begun()?;
+        let Some(run) = &self.run else { return Ok(()) };
+        if !host_visible(host, &run.options) {
+            return Ok(());
+        }
+        let block = render_host(host, run)?;
+        emit(&mut self.out, &block)
+    }
+
+    fn end(&mut self, summary: &RunSummary) -> io::Result<()> {
+        self.ensure_begun()?;
+        let Some(run) = &self.run else { return Ok(()) };
+        let block = epilogue(run, summary, &self.tz)?;
+        emit(&mut self.out, &block)
+    }
+}
+
+/// A quick-xml writer into memory, with the few shapes this format needs.
+struct Doc(Writer<Vec<u8>>);
+
+impl Doc {
+    fn new() -> Self {
+        Doc(Writer::new(Vec::new()))
+    }
+
+    fn start(&mut self, name: &str, attrs: &[(&str, &str)]) -> io::Result<()> {
+        self.0.write_event(Event::Start(element(name, attrs)))
+    }
+
+    fn empty(&mut self, name: &str, attrs: &[(&str, &str)]) -> io::Result<()> {
+        self.0.write_event(Event::Empty(element(name, attrs)))
+    }
+
+    fn end(&mut self, name: &str) -> io::Result<()> {
+        self.0.write_event(Event::End(BytesEnd::new(name)))
+    }
+
+    fn newline(&mut self) -> io::Result<()> {
+        self.0
+            .write_event(Event::Text(BytesText::from_escaped("\n")))
+    }
+
+    fn finish(self) -> String {
+        String::from_utf8_lossy(&self.0.into_inner()).into_owned()
+    }
+}
+
+fn element<'a>(name: &'a str, attrs: &[(&str, &str)]) -> BytesStart<'a> {
+    let mut e = BytesStart::new(name);
+    for (key, value) in attrs {
+        e.push_attribute((*key, xml_chars(value).as_ref()));
+    }
+    e
+}
+
+/// Replaces characters XML 1.0 cannot carry even escaped (most control
+/// characters, U+FFFE, U+FFFF) with U+FFFD, so no input makes the file invalid.
+fn xml_chars(s: &str) -> Cow<'_, str> {
+    let allowed = |c: char| matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..);
+    if s.chars().all(allowed) {
+        return Cow::Borrowed(s);
+    }
+    Cow::Owned(
+        s.chars()
+            .map(|c| if allowed(c) { c } else { '\u{FFFD}' })
+            .collect(),
+    )
+}
+
+/// Text for an XML comment: `--` may not occur in one, so Nmap writes `-&#45;`.
+fn comment_text(s: &str) -> String {
+    xml_chars(s).replace("--", "-&#45;")
+}
+
+fn prologue(run: &RunInfo, tz: &TimeZone) -> io::Result<String> {
+    let mut doc = Doc::new();
+    doc.0
+        .write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)))?;
+    doc.newline()?;
+    doc.0
+        .write_event(Event::DocType(BytesText::from_escaped("nmaprun")))?;
+    doc.newline()?;
+    let startstr = ctime(run.start_time, tz);
+    let comment = format!(
+        " {} {} scan initiated {startstr} as: {} ",
+        display_name(&run.scanner),
+        run.version,
+        run.args
+    );
+    doc.0
+        .write_event(Event::Comment(BytesText::from_escaped(comment_text(
+            &comment,
+        ))))?;
+    doc.newline()?;
+    let start = run.start_time.to_string();
+    doc.start(
+        "nmaprun",
+        &[
+            ("scanner", &run.scanner),
+            ("args", &run.args),
+            ("start", &start),
+            ("startstr", &startstr),
+            ("version", &run.version),
+            ("xmloutputversion", XML_OUTPUT_VERSION),
+        ],
+    )?;
+    doc.newline()?;
+    run_settings(&mut doc, run)?;
+    Ok(doc.finish())
+}
+
+/// `<scaninfo>` per scan, then `<verbose>` and `<debugging>`.
+fn run_settings(doc: &mut Doc, run: &RunInfo) -> io::Result<()> {
+    for scan in &run.scans {
+        scaninfo(doc, scan)?;
+    }
+    let verbose = run.options.verbose.to_string();
+    doc.empty("verbose", &[("level", &verbose)])?;
+    doc.newline()?;
+    let debugging = run.options.debugging.to_string();
+    doc.empty("debugging", &[("level", &debugging)])?;
+    doc.newline()
+}
+
+fn scaninfo(doc: &mut Doc, scan: &ScanInfo) -> io::Result<()> {
+    let mut ports = scan.ports.clone();
+    ports.sort_unstable();
+    ports.dedup();
+    let count = ports.len().to_string();
+    let services = portolan_model::compact_ranges(&ports);
+    doc.empty(
+        "scaninfo",
+        &[
+            ("type", scan.scan_type.as_str()),
+            ("protocol", scan.protocol.as_str()),
+            ("numservices", &count),
+            ("services", &services),
+        ],
+    )?;
+    doc.newline()
+}
+
+/// One `<host>` element and the line break after it.
+pub(crate) fn render_host(host: &HostResult, run: &RunInfo) -> io::Result<String> {
+    let mut doc = Doc::new();
+    host_start(&mut doc, host)?;
+    let reason = host.status_reason.as_str();
+    doc.empty(
+        "status",
+        &[
+            ("state", host.status.as_str()),
+            ("reason", reason),
+            ("reason_ttl", "0"),
+        ],
+    )?;
+    doc.newline()?;
+    address(&mut doc, host.addr)?;
+    if host.status == HostStatus::Up || !host.hostnames.is_empty() {
+        hostnames(&mut doc, host)?;
+    }
+    if host.status == HostStatus::Up && !host.timed_out && !host.ports.is_empty() {
+        ports(&mut doc, host, run)?;
+    }
+    times(&mut doc, host)?;
+    doc.end("host")?;
+    doc.newline()?;
+    Ok(doc.finish())
+}
+
+/// `<host starttime endtime [timedout]>`; a host found down carries no times, as in Nmap.
+fn host_start(doc: &mut Doc, host: &HostResult) -> io::Result<()> {
+    if host.status != HostStatus::Up {
+        return doc.start("host", &[]);
+    }
+    let (start, end) = (host.start_time.to_string(), host.end_time.to_string());
+    let mut attrs = vec![("starttime", start.as_str()), ("endtime", end.as_str())];
+    if host.timed_out {
+        attrs.push(("timedout", "true"));
+    }
+    doc.start("host", &attrs)
+}
+
+fn address(doc: &mut Doc, addr: IpAddr) -> io::Result<()> {
+    let kind = if addr.is_ipv4() { "ipv4" } else { "ipv6" };
+    doc.empty(
+        "address",
+        &[("addr", &addr.to_string()), ("addrtype", kind)],
+    )?;
+    doc.newline()
+}
+
+fn hostnames(doc: &mut Doc, host: &HostResult) -> io::Result<()> {
+    doc.start("hostnames", &[])?;
+    doc.newline()?;
+    for h in &host.hostnames {
+        doc.empty("hostname", &[("name", &h.name), ("type", h.kind.as_str())])?;
+        doc.newline()?;
+    }
+    doc.end("hostnames")?;
+    doc.newline()
+}
+
+fn ports(doc: &mut Doc, host: &HostResult, run: &RunInfo) -> io::Result<()> {
+    let view = port_view(host, &run.options);
+    doc.start("ports", &[])?;
+    for state in &view.ignored {
+        extraports(doc, state)?;
+    }
+    for p in &view.shown {
+        port(doc, p)?;
+    }
+    doc.end("ports")?;
+    doc.newline()
+}
+
+fn extraports(doc: &mut Doc, state: &IgnoredState) -> io::Result<()> {
+    let count = state.count.to_string();
+    doc.start(
+        "extraports",
+        &[("state", state.state.as_str()), ("count", &count)],
+    )?;
+    doc.newline()?;
+    for r in &state.reasons {
+        let n = r.ports.len().to_string();
+        let list = portolan_model::compact_ranges(&r.ports);
+        doc.empty(
+            "extrareasons",
+            &[
+                ("reason", r.reason.as_str()),
+                ("count", &n),
+                ("proto", r.protocol.as_str()),
+                ("ports", &list),
+            ],
+        )?;
+        doc.newline()?;
+    }
+    doc.end("extraports")?;
+    doc.newline()
+}
+
+fn port(doc: &mut Doc, p: &PortResult) -> io::Result<()> {
+    let portid = p.port.to_string();
+    doc.start(
+        "port",
+        &[("protocol", p.protocol.as_str()), ("portid", &portid)],
+    )?;
+    let ttl = p.reason_ttl.unwrap_or(0).to_string();
+    doc.empty(
+        "state",
+        &[
+            ("state", p.state.as_str()),
+            ("reason", p.reason.as_str()),
+            ("reason_ttl", &ttl),
+        ],
+    )?;
+    service(doc, p.service.as_ref())?;
+    doc.end("port")?;
+    doc.newline()
+}
+
+/// Like Nmap, a port with no known service is written as `unknown` from the table.
+fn service(doc: &mut Doc, service: Option<&ServiceInfo>) -> io::Result<()> {
+    let (name, method, conf) = match service {
+        Some(s) => (s.name.as_str(), s.method, s.conf.min(10)),
+        None => ("unknown", ServiceMethod::Table, 3),
+    };
+    let method = match method {
+        ServiceMethod::Table => "table",
+        ServiceMethod::Probed => "probed",
+    };
+    let conf = conf.to_string();
+    doc.empty(
+        "service",
+        &[("name", name), ("method", method), ("conf", &conf)],
+    )
+}
+
+fn times(doc: &mut Doc, host: &HostResult) -> io::Result<()> {
+    let Some(t) = &host.times else { return Ok(()) };
+    let (srtt, rttvar, to) = (
+        t.srtt_us.to_string(),
+        t.rttvar_us.to_string(),
+        t.timeout_us.to_string(),
+    );
+    doc.empty(
+        "times",
+        &[("srtt", &srtt), ("rttvar", &rttvar), ("to", &to)],
+    )?;
+    doc.newline()
+}
+
+fn epilogue(run: &RunInfo, summary: &RunSummary, tz: &TimeZone) -> io::Result<String> {
+    let mut doc = Doc::new();
+    doc.start("runstats", &[])?;
+    let time = summary.end_time.to_string();
+    let timestr = ctime(summary.end_time, tz);
+    let sentence = format!(
+        "{} done at {timestr}; {}",
+        display_name(&run.scanner),
+        done_sentence(summary)
+    );
+    let secs = elapsed(summary.elapsed_secs);
+    let mut attrs = vec![
+        ("time", time.as_str()),
+        ("timestr", timestr.as_str()),
+        ("summary", sentence.as_str()),
+        ("elapsed", secs.as_str()),
+    ];
+    match &summary.error {
+        None => attrs.push(("exit", "success")),
+        Some(why) => attrs.extend([("exit", "error"), ("errormsg", why.as_str())]),
+    }
+    doc.empty("finished", &attrs)?;
+    host_counts(&mut doc, summary)?;
+    doc.newline()?;
+    doc.end("runstats")?;
+    doc.newline()?;
+    doc.end("nmaprun")?;
+    doc.newline()?;
+    Ok(doc.finish())
+}
+
+fn host_counts(doc: &mut Doc, summary: &RunSummary) -> io::Result<()> {
+    let (up, down, total) = (
+        summary.hosts_up.to_string(),
+        summary.hosts_down.to_string(),
+        summary.hosts_total.to_string(),
+    );
+    doc.empty("hosts", &[("up", &up), ("down", &down), ("total", &total)])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixtures::{
+        host_with, named, port as mk_port, reference_host, run_info, summary, SharedBuf,
+    };
+    use portolan_model::{HostnameKind, OutputOptions, PortState, Reason};
+
+    fn reference_file(opts: OutputOptions, hosts: &[HostResult], summary: &RunSummary) -> String {
+        let buf = SharedBuf::default();
+        let mut sink = XmlSink::new(Box::new(buf.clone()));
+        sink.tz = TimeZone::UTC;
+        sink.begin(&run_info(opts)).unwrap();
+        for h in hosts {
+            sink.host(h).unwrap();
+        }
+        sink.end(summary).unwrap();
+        buf.text()
+    }
+
+    #[test]
+    fn whole_file_matches_the_nmap_reference_run() {
+        let opts = OutputOptions {
+            reason: true,
+            ..OutputOptions::default()
+        };
+        let text = reference_file(opts, &[reference_host()], &summary());
+        let expected = r#"<?xml version="1.0" encoding="UTF-8"?>
+<!DOCTYPE nmaprun>
+<!-- Portolan 0.1.0 scan initiated Sat Nov 21 10:17:02 2026 as: portolan -sT -Pn -n -p 1-100,8000 -&#45;reason -oA /tmp/ref 127.0.0.1 -->
+<nmaprun scanner="portolan" args="portolan -sT -Pn -n -p 1-100,8000 --reason -oA /tmp/ref 127.0.0.1" start="1795256222" startstr="Sat Nov 21 10:17:02 2026" version="0.1.0" xmloutputversion="1.05">
+<scaninfo type="connect" protocol="tcp" numservices="101" services="1-100,8000"/>
+<verbose level="0"/>
+<debugging level="0"/>
+<host starttime="1795256222" endtime="1795256222"><status state="up" reason="user-set" reason_ttl="0"/>
+<address addr="198.18.0.2" addrtype="ipv4"/>
+<hostnames>
+</hostnames>
+<ports><extraports state="closed" count="100">
+<extrareasons reason="conn-refused" count="100" proto="tcp" ports="1-100"/>
+</extraports>
+<port protocol="tcp" portid="8000"><state state="open" reason="syn-ack" reason_ttl="0"/><service name="http-alt" method="table" conf="3"/></port>
+</ports>
+<times srtt="368" rttvar="337" to="100000"/>
+</host>
+<runstats><finished time="1795256222" timestr="Sat Nov 21 10:17:02 2026" summary="Portolan done at Sat Nov 21 10:17:02 2026; 1 IP address (1 host up) scanned in 0.03 seconds" elapsed="0.03" exit="success"/><hosts up="1" down="0" total="1"/>
+</runstats>
+</nmaprun>
+"#;
+        assert_eq!(text, expected);
+    }
+
+    #[test]
+    fn hostile_text_is_escaped_and_cleaned() {
+        let mut host = reference_host();
+        host.hostnames = vec![named("a\"<b>&\u{1}", HostnameKind::User)];
+        let text = render_host(&host, &run_info(OutputOptions::default())).unwrap();
+        assert!(
+            text.contains(r#"<hostname name="a&quot;&lt;b&gt;&amp;"#),
+            "{text}"
+        );
+        assert!(text.contains("\u{FFFD}\" type=\"user\"/>"));
+        assert_eq!(comment_text("a---b----c"), "a-&#45;-b-&#45;-&#45;c");
+    }
+
+    #[test]
+    fn interrupted_run_records_the_error() {
+        let mut s = summary();
+        s.error = Some("interrupted by user".to_owned());
+        let text = reference_file(OutputOptions::default(), &[], &s);
+        assert!(text.contains(r#"elapsed="0.03" exit="error" errormsg="interrupted by user"/>"#));
+        assert!(text.ends_with("</runstats>\n</nmaprun>\n"));
+    }
+
+    #[test]
+    fn timed_out_and_down_hosts() {
+        let run = run_info(OutputOptions {
+            verbose: 1,
+            ..OutputOptions::default()
+        });
+        let mut late = reference_host();
+        late.timed_out = true;
+        let text = render_host(&late, &run).unwrap();
+        assert!(text
+            .starts_with(r#"<host starttime="1795256222" endtime="1795256222" timedout="true">"#));
+        assert!(!text.contains("<ports>"));
+        let mut down = host_with(vec![]);
+        (down.status, down.status_reason, down.times) =
+            (HostStatus::Down, Reason::NoResponse, None);
+        assert_eq!(
+            render_host(&down, &run).unwrap(),
+            "<host><status state=\"down\" reason=\"no-response\" reason_ttl=\"0\"/>\n\
+             <address addr=\"198.18.0.2\" addrtype=\"ipv4\"/>\n</host>\n"
+        );
+    }
+
+    #[test]
+    fn ipv6_ttl_and_unknown_service() {
+        let mut p = mk_port(22, PortState::Open, Reason::SynAck);
+        p.reason_ttl = Some(64);
+        let mut host = host_with(vec![p]);
+        host.addr = "2001:db8::2".parse().unwrap();
+        let text = render_host(&host, &run_info(OutputOptions::default())).unwrap();
+        assert!(text.contains(r#"<address addr="2001:db8::2" addrtype="ipv6"/>"#));
+        assert!(text.contains(
+            r#"<state state="open" reason="syn-ack" reason_ttl="64"/><service name="unknown" method="table" conf="3"/>"#
+        ));
+    }
+}

@@ -1,0 +1,305 @@
+//! Our XML read by the real consumers: Nmap's DTD (through xmllint) and ndiff.
+//!
+//! Both tools come from Debian packages (libxml2-utils, ndiff). When one is
+//! missing these tests fail and say so: a skipped check would hide a broken
+//! format.
+
+use portolan_model::{
+    HostResult, HostStatus, HostTimes, Hostname, HostnameKind, OutputOptions, PortResult,
+    PortState, Protocol, Reason, RunInfo, RunSummary, ScanInfo, ScanType, ServiceInfo,
+    ServiceMethod,
+};
+use portolan_output::{Sink, XmlSink};
+use std::ffi::OsStr;
+use std::path::Path;
+use std::process::{Command, Output};
+
+const DTD: &str = "/usr/share/nmap/nmap.dtd";
+const T0: u64 = 1_795_256_222;
+
+fn port(protocol: Protocol, n: u16, state: PortState, reason: Reason) -> PortResult {
+    PortResult {
+        protocol,
+        port: n,
+        state,
+        reason,
+        reason_ttl: None,
+        service: None,
+    }
+}
+
+fn open_tcp(n: u16, name: &str) -> PortResult {
+    PortResult {
+        reason_ttl: Some(64),
+        service: Some(ServiceInfo {
+            name: name.to_owned(),
+            method: ServiceMethod::Table,
+            conf: 3,
+        }),
+        ..port(Protocol::Tcp, n, PortState::Open, Reason::SynAck)
+    }
+}
+
+fn host(addr: &str, ports: Vec<PortResult>) -> HostResult {
+    let mut host = HostResult {
+        addr: addr.parse().expect("test address"),
+        hostnames: vec![],
+        status: HostStatus::Up,
+        status_reason: Reason::UserSet,
+        start_time: T0,
+        end_time: T0 + 3,
+        ports,
+        times: Some(HostTimes {
+            srtt_us: 368,
+            rttvar_us: 337,
+            timeout_us: 100_000,
+        }),
+        timed_out: false,
+    };
+    host.sort_ports();
+    host
+}
+
+/// 1000 TCP ports: closed (reset), filtered for two reasons, a few open.
+fn big_v4_host() -> HostResult {
+    let mut ports: Vec<PortResult> = (1..=1000)
+        .filter(|n| ![22, 80, 443].contains(n))
+        .map(|n| match n {
+            100..=139 => port(Protocol::Tcp, n, PortState::Filtered, Reason::NoResponse),
+            140..=169 => port(
+                Protocol::Tcp,
+                n,
+                PortState::Filtered,
+                Reason::AdminProhibited,
+            ),
+            _ => port(Protocol::Tcp, n, PortState::Closed, Reason::Reset),
+        })
+        .collect();
+    ports.extend([
+        open_tcp(22, "ssh"),
+        open_tcp(80, "http"),
+        open_tcp(443, "https"),
+    ]);
+    let mut h = host("198.18.0.2", ports);
+    h.hostnames = vec![
+        Hostname {
+            name: "example.test".into(),
+            kind: HostnameKind::User,
+        },
+        Hostname {
+            name: "ptr.example.test".into(),
+            kind: HostnameKind::Ptr,
+        },
+    ];
+    h
+}
+
+/// IPv6, TCP and UDP, every state listed (few ports each).
+fn v6_host() -> HostResult {
+    host(
+        "2001:db8::2",
+        vec![
+            open_tcp(8000, "http-alt"),
+            port(Protocol::Tcp, 25, PortState::Closed, Reason::ConnRefused),
+            port(
+                Protocol::Tcp,
+                26,
+                PortState::Filtered,
+                Reason::AdminProhibited,
+            ),
+            port(
+                Protocol::Udp,
+                53,
+                PortState::OpenFiltered,
+                Reason::NoResponse,
+            ),
+            port(Protocol::Udp, 54, PortState::Closed, Reason::PortUnreach),
+            port(Protocol::Udp, 161, PortState::Open, Reason::UdpResponse),
+        ],
+    )
+}
+
+fn timed_out_host() -> HostResult {
+    let mut h = host("198.18.0.3", vec![open_tcp(22, "ssh")]);
+    h.timed_out = true;
+    h
+}
+
+fn down_host() -> HostResult {
+    let mut h = host("198.18.0.4", vec![]);
+    (h.status, h.status_reason, h.times) = (HostStatus::Down, Reason::NoResponse, None);
+    h
+}
+
+fn run_info(options: OutputOptions) -> RunInfo {
+    RunInfo {
+        scanner: "portolan".into(),
+        version: "0.1.0".into(),
+        args: "portolan -sSU -p T:1-1000,8000,U:53,54,161 --reason -v -oX out.xml \"198.18.0.0/30\" <x&y>".into(),
+        start_time: T0,
+        scans: vec![
+            ScanInfo {
+                scan_type: ScanType::Syn,
+                protocol: Protocol::Tcp,
+                ports: (1..=1000).chain([8000]).collect(),
+            },
+            ScanInfo {
+                scan_type: ScanType::Udp,
+                protocol: Protocol::Udp,
+                ports: vec![53, 54, 161],
+            },
+        ],
+        options,
+        notes: vec!["Host discovery disabled (-Pn).".into()],
+    }
+}
+
+fn summary(error: Option<&str>) -> RunSummary {
+    RunSummary {
+        end_time: T0 + 5,
+        elapsed_secs: 5.25,
+        hosts_up: 3,
+        hosts_down: 1,
+        hosts_total: 4,
+        error: error.map(str::to_owned),
+    }
+}
+
+fn write_xml(path: &Path, options: OutputOptions, hosts: &[HostResult], error: Option<&str>) {
+    let file = std::fs::File::create(path).expect("create xml file");
+    let mut sink = XmlSink::new(Box::new(file));
+    sink.begin(&run_info(options)).expect("begin");
+    for h in hosts {
+        sink.host(h).expect("host");
+    }
+    sink.end(&summary(error)).expect("end");
+}
+
+/// Runs a consumer tool, failing loudly when it is not installed.
+fn run_tool(program: &str, args: &[&OsStr]) -> Output {
+    match Command::new(program).args(args).output() {
+        Ok(out) => out,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => panic!(
+            "`{program}` is not installed: run the project's setup script \
+             (it installs the Debian packages libxml2-utils and ndiff) and test again"
+        ),
+        Err(e) => panic!("could not run `{program}`: {e}"),
+    }
+}
+
+fn dtd_valid(path: &Path) -> Output {
+    assert!(
+        Path::new(DTD).exists(),
+        "{DTD} is missing: run the project's setup script (it installs nmap's data files)"
+    );
+    let strict = path.with_extension("strict.xml");
+    let text = std::fs::read_to_string(path).expect("read xml");
+    std::fs::write(
+        &strict,
+        text.replacen("scanner=\"portolan\"", "scanner=\"nmap\"", 1),
+    )
+    .expect("write strict copy");
+    let args = [
+        "--noout".as_ref(),
+        "--dtdvalid".as_ref(),
+        DTD.as_ref(),
+        strict.as_os_str(),
+    ];
+    run_tool("xmllint", &args)
+}
+
+fn all_hosts() -> Vec<HostResult> {
+    vec![big_v4_host(), v6_host(), timed_out_host(), down_host()]
+}
+
+#[test]
+fn realistic_runs_validate_against_nmaps_dtd() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let verbose = OutputOptions {
+        reason: true,
+        verbose: 1,
+        ..OutputOptions::default()
+    };
+    let open_only = OutputOptions {
+        open_only: true,
+        ..OutputOptions::default()
+    };
+    let cases = [
+        ("complete", verbose, None),
+        (
+            "interrupted",
+            verbose,
+            Some("interrupted by user: \"Ctrl-C\" <SIGINT> & --quit"),
+        ),
+        ("open-only", open_only, None),
+    ];
+    for (name, options, error) in cases {
+        let path = dir.path().join(format!("{name}.xml"));
+        write_xml(&path, options, &all_hosts(), error);
+        let out = dtd_valid(&path);
+        assert!(
+            out.status.success(),
+            "{name}: xmllint rejected our XML:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn the_strict_copy_really_is_checked_against_the_dtd() {
+    // Guards the test above: an element the DTD does not know must be rejected.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("bad.xml");
+    write_xml(&path, OutputOptions::default(), &all_hosts(), None);
+    let text = std::fs::read_to_string(&path).expect("read xml");
+    std::fs::write(&path, text.replacen("<verbose ", "<loud/><verbose ", 1)).expect("write");
+    let out = dtd_valid(&path);
+    assert!(!out.status.success());
+    let complaint = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        complaint.contains("loud"),
+        "xmllint failed for another reason:\n{complaint}"
+    );
+}
+
+#[test]
+fn ndiff_sees_one_changed_port_and_no_change_between_equal_runs() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (a, b, c) = (
+        dir.path().join("a.xml"),
+        dir.path().join("b.xml"),
+        dir.path().join("c.xml"),
+    );
+    let options = OutputOptions::default();
+    write_xml(&a, options, &all_hosts(), None);
+    write_xml(&c, options, &all_hosts(), None);
+    let mut changed = all_hosts();
+    let http = changed[0]
+        .ports
+        .iter_mut()
+        .find(|p| p.port == 80)
+        .expect("port 80");
+    (http.state, http.reason) = (PortState::Closed, Reason::Reset);
+    write_xml(&b, options, &changed, None);
+
+    let diff = run_tool("ndiff", &[a.as_os_str(), b.as_os_str()]);
+    let text = String::from_utf8_lossy(&diff.stdout);
+    assert_eq!(
+        diff.status.code(),
+        Some(1),
+        "ndiff: {text}{}",
+        String::from_utf8_lossy(&diff.stderr)
+    );
+    assert!(
+        text.contains("80/tcp"),
+        "ndiff output does not name the port:\n{text}"
+    );
+
+    let same = run_tool("ndiff", &[a.as_os_str(), c.as_os_str()]);
+    assert_eq!(
+        same.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&same.stdout)
+    );
+}
