@@ -152,6 +152,7 @@ fn timing(cli: &Cli) -> Result<TimingParams> {
     let mut p = TimingParams::template(level);
     if let Some(r) = cli.max_retries {
         p.max_retries = r;
+        p.max_retries_lossy = r;
     }
     if let Some(t) = &cli.host_timeout {
         p.host_timeout = Some(parse_duration(t).ok_or_else(|| {

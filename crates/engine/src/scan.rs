@@ -88,9 +88,9 @@ pub struct ScanConfig {
     pub ports: Vec<u16>,
 }
 
-/// Accepted chance that a responsive port is reported filtered because every
-/// try to it was lost.
-const MISS_PROBABILITY: f64 = 1e-5;
+/// Accepted expected number of responsive ports per host reported filtered
+/// because every try to them was lost.
+const MISSES_PER_HOST: f64 = 0.01;
 
 /// Answered tries needed before the loss estimate is trusted.
 const MIN_LOSS_SAMPLE: u32 = 20;
@@ -137,16 +137,18 @@ impl HostScan {
     /// Tries a silent port gets before it is called filtered. At least one
     /// beyond the deepest try that was ever answered (so a clean host pays one
     /// retransmission per filtered port); on a host with measured loss, enough
-    /// that a responsive port stays silent that often with probability below
-    /// [`MISS_PROBABILITY`]. Never more than `1 + max_retries`.
-    fn allowed_tries(&self, max_retries: u8) -> u8 {
-        let by_depth = 1 + max_retries.min(self.max_answered_try.saturating_add(1));
+    /// that fewer than [`MISSES_PER_HOST`] responsive ports are expected to
+    /// stay silent through every try, up to `1 + max_retries_lossy`.
+    fn allowed_tries(&self, t: &TimingParams) -> u8 {
+        let by_depth = 1 + t.max_retries.min(self.max_answered_try.saturating_add(1));
         if self.answered_tries < MIN_LOSS_SAMPLE || self.lost_tries == 0 {
             return by_depth;
         }
         let q = f64::from(self.lost_tries) / f64::from(self.answered_tries);
-        let needed = (MISS_PROBABILITY.ln() / q.ln()).ceil().clamp(1.0, 255.0) as u8;
-        by_depth.max(needed.min(1 + max_retries))
+        let per_port = MISSES_PER_HOST / self.results.len().max(1) as f64;
+        let needed = (per_port.ln() / q.ln()).ceil().clamp(1.0, 255.0) as u8;
+        let ceiling = 1 + t.max_retries.max(t.max_retries_lossy);
+        by_depth.max(needed.min(ceiling))
     }
 
     fn note_answer(&mut self, rec: &Outstanding, refused: bool) {
@@ -465,14 +467,9 @@ impl Scan {
             self.maybe_finish(rec.host, now);
             return;
         }
-        if rec.try_idx == 0 {
-            host.window.on_success();
-            self.group.on_success();
-        } else {
-            let first = host.first_sent[idx].unwrap_or(rec.sent);
-            host.window.on_loss(first, now);
-            self.group.on_loss(first, now);
-        }
+        let lost = rec.try_idx > 0;
+        host.window.on_answer(lost);
+        self.group.on_answer(lost);
         self.settle(rec.host, idx, settled, now);
     }
 
@@ -534,7 +531,7 @@ impl Scan {
         // outage rather than a filter: retry up to the limit and ping a port
         // known to answer to find out.
         let tries = host.tries[rec.port_idx as usize];
-        let allowed = host.allowed_tries(max_retries);
+        let allowed = host.allowed_tries(&self.cfg.timing);
         let outage = !confirmed && host.last_answer_sent.is_some();
         if tries < allowed || (outage && tries <= max_retries) {
             host.retry.push_back(rec.port_idx);
