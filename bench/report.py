@@ -16,6 +16,7 @@ import re
 import statistics
 import sys
 
+sys.dont_write_bytecode = True  # no __pycache__ in the work tree
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "net"))
 from nmap_check import parse_nmap_xml, parse_ports  # noqa: E402
 

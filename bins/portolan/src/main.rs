@@ -85,6 +85,7 @@ fn run(cli: &cli::Cli, typed: &str) -> Result<ExitCode> {
         progress: plan.show_progress.then(|| ProgressLine::new(clock.now())),
         expected_ports,
         socket_budget: budget,
+        workers: std::thread::available_parallelism().map_or(1, |n| n.get().min(8)),
     };
     let stats = run_connect_scan(scan, &mut ctx, &clock)?;
     plan.sink.end(&summary(&stats, &clock))?;

@@ -17,7 +17,8 @@ use portolan_model::{
     HostResult, HostStatus, Hostname, HostnameKind, Protocol, Reason, RunSummary, ServiceInfo,
     ServiceMethod,
 };
-use portolan_netio::connect::{ConnectResult, Connector, Started};
+use portolan_netio::connect::ConnectResult;
+use portolan_netio::parallel::ParallelConnector;
 use portolan_output::Sink;
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -36,6 +37,8 @@ pub struct LoopContext<'a> {
     pub expected_ports: u64,
     /// Ceiling on sockets open at once.
     pub socket_budget: usize,
+    /// Threads that open connections (the engine itself stays on one).
+    pub workers: usize,
 }
 
 impl std::fmt::Debug for LoopContext<'_> {
@@ -60,7 +63,7 @@ pub fn run_connect_scan(
     ctx: &mut LoopContext<'_>,
     clock: &WallClock,
 ) -> io::Result<LoopStats> {
-    let mut net = Connector::new()?;
+    let mut net = ParallelConnector::new(ctx.workers)?;
     scan.limit_parallelism(ctx.socket_budget);
     let mut stats = LoopStats::default();
     let mut done = Vec::new();
@@ -76,7 +79,7 @@ pub fn run_connect_scan(
             break;
         }
         let wait = wait_for(&mut scan, clock.now());
-        net.wait(Some(wait), &mut done)?;
+        net.wait(wait, &mut done)?;
         let now = clock.now();
         for (id, result) in done.drain(..) {
             if let Some(outcome) = to_outcome(result) {
@@ -94,19 +97,14 @@ pub fn run_connect_scan(
     Ok(stats)
 }
 
-fn pump_transmits(scan: &mut Scan, net: &mut Connector, now: Instant) {
+fn pump_transmits(scan: &mut Scan, net: &mut ParallelConnector, now: Instant) {
     while let Some(t) = scan.poll_transmit(now) {
         match t {
             Transmit::Abort { probe } => net.abort(probe.0),
-            Transmit::Connect { probe, addr } => {
-                if let Started::Done(r) = net.start(probe.0, addr) {
-                    if let Some(outcome) = to_outcome(r) {
-                        scan.handle_outcome(now, probe, outcome);
-                    }
-                }
-            }
+            Transmit::Connect { probe, addr } => net.start(probe.0, addr),
         }
     }
+    net.flush();
 }
 
 /// How long the loop may sleep: until the engine's next timer, at most 100 ms

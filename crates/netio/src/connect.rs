@@ -1,9 +1,13 @@
 //! Non-blocking TCP connection attempts, many at once, over one epoll set.
 //!
-//! Every socket is opened with `SO_LINGER {on, 0}` so closing it sends a reset
-//! and leaves no TIME_WAIT behind (a full port range would otherwise exhaust
-//! local ports), and with `IP_RECVERR` so an ICMP error that ends the attempt
-//! can be read back with its type and code.
+//! Every socket is opened with `IP_RECVERR` so an ICMP error that ends the
+//! attempt can be read back with its type and code. A connection that opens
+//! gets `SO_LINGER {on, 0}` before it is closed, so closing sends a reset and
+//! leaves no TIME_WAIT behind (a full port range would otherwise exhaust local
+//! ports); refused and abandoned attempts never reach that state and skip the
+//! call. Closing a descriptor also removes it from the epoll set, so no
+//! explicit deregistration is made: per probe the cost is socket, setsockopt,
+//! connect, epoll_ctl, getsockopt and close.
 
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
@@ -55,6 +59,11 @@ impl Connector {
         })
     }
 
+    /// A waker that interrupts `wait` from another thread.
+    pub fn waker(&self, token: Token) -> io::Result<mio::Waker> {
+        mio::Waker::new(self.poll.registry(), token)
+    }
+
     /// Attempts in flight.
     pub fn len(&self) -> usize {
         self.sockets.len()
@@ -71,7 +80,10 @@ impl Connector {
             Err(e) => return Started::Done(classify_local(&e)),
         };
         match sock.connect(&addr.into()) {
-            Ok(()) => return Started::Done(ConnectResult::Open),
+            Ok(()) => {
+                let _ = sock.set_linger(Some(Duration::ZERO));
+                return Started::Done(ConnectResult::Open);
+            }
             Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
             Err(e) => return Started::Done(classify_error(&sock, &e)),
         }
@@ -89,12 +101,10 @@ impl Connector {
         Started::Pending
     }
 
-    /// Abandons attempt `id` (closing its socket sends a reset if needed).
+    /// Abandons attempt `id`. Closing the socket also takes it out of the
+    /// epoll set (the descriptor is never duplicated).
     pub fn abort(&mut self, id: u64) {
-        if let Some(sock) = self.sockets.remove(&id) {
-            let fd = sock.as_raw_fd();
-            let _ = self.poll.registry().deregister(&mut SourceFd(&fd));
-        }
+        self.sockets.remove(&id);
     }
 
     /// Waits up to `timeout` for attempts to finish and appends them to `out`.
@@ -123,10 +133,11 @@ impl Connector {
         match sock.take_error() {
             Ok(Some(e)) => Some(classify_error(sock, &e)),
             Err(e) => Some(classify_error(sock, &e)),
-            Ok(None) => match sock.peer_addr() {
-                Ok(_) => Some(ConnectResult::Open),
-                Err(_) => None,
-            },
+            // Writable with no pending error: the handshake completed.
+            Ok(None) => {
+                let _ = sock.set_linger(Some(Duration::ZERO));
+                Some(ConnectResult::Open)
+            }
         }
     }
 }
@@ -142,7 +153,6 @@ fn open_socket(addr: SocketAddr) -> io::Result<Socket> {
         Type::STREAM.nonblocking().cloexec(),
         Some(Protocol::TCP),
     )?;
-    sock.set_linger(Some(Duration::ZERO))?;
     set_recverr(&sock, addr.is_ipv4())?;
     Ok(sock)
 }

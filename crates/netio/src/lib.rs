@@ -3,6 +3,7 @@
 //! - [`connect`]: many non-blocking TCP connection attempts at once, each
 //!   classified as open, refused or unreachable (with the ICMP type and code
 //!   the kernel saw, read from the socket's error queue).
+//! - [`parallel`]: the same, spread over worker threads, one epoll set each.
 //! - [`limits`]: raising the open-file limit so the scan never dies of
 //!   "too many open files", and reporting what budget remains.
 //!
@@ -10,3 +11,4 @@
 
 pub mod connect;
 pub mod limits;
+pub mod parallel;
