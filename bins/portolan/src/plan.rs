@@ -75,8 +75,7 @@ pub fn build(cli: &Cli, args: &str, start_time: u64) -> Result<Plan> {
         options,
         notes,
     };
-    let (sink, stdout_taken) = sinks(cli)?;
-    let mut sink = sink;
+    let (mut sink, stdout_taken) = sinks(cli)?;
     if !stdout_taken {
         sink.0.insert(
             0,

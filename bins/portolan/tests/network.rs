@@ -448,3 +448,75 @@ fn target_file_and_exclude_pick_the_hosts() {
     bad.extend(mismatches(h4, &[22, 23], host_in(&scan.hosts, &h4.v4)));
     assert_none("-iL hosts", &bad);
 }
+
+/// Ctrl-C in the middle of a scan: every output file is still complete and valid,
+/// and says the run was interrupted.
+#[test]
+fn interrupted_scan_leaves_valid_files() {
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+    let lab = Lab::up("interrupt");
+    let (xml, json, normal) = (
+        lab.out("int.xml"),
+        lab.out("int.jsonl"),
+        lab.out("int.nmap"),
+    );
+    let h1 = lab.host("h1").v4.clone();
+    let h2 = lab.host("h2").v4.clone();
+    // 8000 probes at 500 per second: about 16 s, interrupted after 1.5 s.
+    let args = [
+        "-Pn",
+        "-n",
+        "-p",
+        "1-4000",
+        "--max-rate",
+        "500",
+        "-oX",
+        &xml,
+        "-oJ",
+        &json,
+        "-oN",
+        &normal,
+    ];
+    let mut child = Command::new("ip")
+        .args(["netns", "exec", &lab.scanner_ns, common::PORTOLAN])
+        .args(args)
+        .args([h1.as_str(), h2.as_str()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start portolan");
+    std::thread::sleep(Duration::from_millis(1500));
+    let pid = child.id().to_string();
+    common::run(Command::new("kill").args(["-INT", &pid])).ok("kill -INT");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("wait") {
+            break s;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("portolan did not stop within 20 s of SIGINT");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(130), "interrupted scans exit 130");
+    nmap_dtd_valid(&lab, &xml);
+    let text = fs::read_to_string(&xml).expect("read XML");
+    assert!(
+        text.contains("exit=\"error\""),
+        "runstats says the run stopped early"
+    );
+    assert!(text.trim_end().ends_with("</nmaprun>"), "XML is closed");
+    let scan = read_jsonl(&json);
+    assert!(
+        scan.summary["error"].is_string(),
+        "JSON summary carries the interruption: {}",
+        scan.summary
+    );
+    let normal_text = fs::read_to_string(&normal).expect("read normal output");
+    assert!(
+        normal_text.contains("# Portolan done at"),
+        "normal output is finished"
+    );
+}

@@ -107,7 +107,6 @@ struct HostScan {
     order: Permutation,
     next_fresh: u64,
     tries: Vec<u8>,
-    first_sent: Vec<Option<Instant>>,
     results: Vec<Option<Settled>>,
     retry: VecDeque<u32>,
     in_flight: usize,
@@ -330,7 +329,6 @@ impl Scan {
             order: Permutation::new((n as u64).max(1), seed),
             next_fresh: 0,
             tries: vec![0; n],
-            first_sent: vec![None; n],
             results: vec![None; n],
             retry: VecDeque::new(),
             in_flight: 0,
@@ -387,7 +385,6 @@ impl Scan {
         } else {
             let t = host.tries[port_idx as usize];
             host.tries[port_idx as usize] += 1;
-            host.first_sent[port_idx as usize].get_or_insert(now);
             t
         };
         host.in_flight += 1;
