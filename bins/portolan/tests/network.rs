@@ -452,6 +452,7 @@ fn target_file_and_exclude_pick_the_hosts() {
 /// Ctrl-C in the middle of a scan: every output file is still complete and valid,
 /// and says the run was interrupted.
 #[test]
+#[allow(clippy::disallowed_methods)] // waits on a real process with a real deadline
 fn interrupted_scan_leaves_valid_files() {
     use std::process::{Command, Stdio};
     use std::time::{Duration, Instant};
