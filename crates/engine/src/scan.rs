@@ -74,7 +74,6 @@ pub struct Progress {
     pub hosts_done: u64,
     /// Ports settled, over finished and active hosts.
     pub ports_settled: u64,
-    pub in_flight: usize,
 }
 
 /// What to scan and how.
@@ -255,10 +254,7 @@ impl Scan {
     }
 
     pub fn progress(&self) -> Progress {
-        Progress {
-            in_flight: self.outstanding.len(),
-            ..self.progress
-        }
+        self.progress
     }
 
     /// True once every host is finished and every event was taken.

@@ -1,4 +1,4 @@
-use crate::port::{PortResult, PortState, Protocol, Reason};
+use crate::port::{PortResult, Reason};
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
 
@@ -72,14 +72,6 @@ pub struct HostResult {
 }
 
 impl HostResult {
-    /// Number of ports in `state` for `protocol`.
-    pub fn count(&self, protocol: Protocol, state: PortState) -> usize {
-        self.ports
-            .iter()
-            .filter(|p| p.protocol == protocol && p.state == state)
-            .count()
-    }
-
     /// Sorts ports into the canonical (protocol, port) order.
     pub fn sort_ports(&mut self) {
         self.ports.sort_by_key(|p| (p.protocol, p.port));

@@ -32,21 +32,6 @@ impl ScanType {
             ScanType::Udp => "udp",
         }
     }
-
-    /// Human name used in normal output ("Connect Scan").
-    pub fn title(self) -> &'static str {
-        match self {
-            ScanType::Connect => "Connect Scan",
-            ScanType::Syn => "SYN Stealth Scan",
-            ScanType::Ack => "ACK Scan",
-            ScanType::Window => "Window Scan",
-            ScanType::Maimon => "Maimon Scan",
-            ScanType::Fin => "FIN Scan",
-            ScanType::Null => "NULL Scan",
-            ScanType::Xmas => "XMAS Scan",
-            ScanType::Udp => "UDP Scan",
-        }
-    }
 }
 
 /// One scan technique over one protocol's port list (Nmap's `<scaninfo>`).

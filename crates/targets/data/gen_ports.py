@@ -14,7 +14,8 @@ PORTS-SOURCES.md for the method.
 
 Line syntax inside a tier block: "PORT NAME", optionally followed by "# note".
 The rank of a line is its position in the concatenation of that protocol's
-tiers (first line = rank 1).  Lines in UNRANKED_* are written with rank "-".
+tiers (first line = rank 1).  UDP names in IANA_SYSTEM_PORTS for ports not
+ranked for UDP are written with rank "-".
 """
 
 import os
@@ -323,650 +324,6 @@ TCP_TIERS = [
 2727 mgcp-callagent
 """),
     ('D', 'Tier D: every other IANA-named system port 1-1023, in numeric order.', """
-1 tcpmux
-2 compressnet
-3 compressnet
-5 rje
-7 echo
-9 discard
-11 systat
-13 daytime
-17 qotd
-18 msp
-19 chargen
-20 ftp-data
-27 nsw-fe
-29 msg-icp
-31 msg-auth
-33 dsp
-37 time
-38 rap
-39 rlp
-41 graphics
-42 nameserver
-43 nicname
-44 mpm-flags
-45 mpm
-46 mpm-snd
-47 ni-ftp
-48 auditd
-50 re-mail-ck
-52 xns-time
-54 xns-ch
-55 isi-gl
-56 xns-auth
-58 xns-mail
-61 ni-mail
-62 acas
-63 whoispp
-64 covia
-65 tacacs-ds
-66 sql-net
-67 bootps
-68 bootpc
-69 tftp
-70 gopher
-71 netrjs-1
-72 netrjs-2
-73 netrjs-3
-74 netrjs-4
-76 deos
-78 vettcp
-79 finger
-82 xfer
-83 mit-ml-dev
-84 ctf
-85 mit-ml-dev
-86 mfcobol
-89 su-mit-tg
-90 dnsix
-91 mit-dov
-92 npp
-93 dcp
-94 objcall
-95 supdup
-96 dixie
-97 swift-rvf
-98 tacnews
-99 metagram
-101 hostname
-103 gppitnp
-104 acr-nema
-105 csnet-ns
-106 3com-tsmux
-107 rtelnet
-108 snagas
-112 mcidas
-115 sftp
-116 ansanotify
-117 uucp-path
-118 sqlserv
-120 cfdptkt
-121 erpc
-122 smakynet
-123 ntp
-124 ansatrader
-125 locus-map
-126 nxedit
-127 locus-con
-128 gss-xlicen
-129 pwdgen
-130 cisco-fna
-131 cisco-tna
-132 cisco-sys
-133 statsrv
-134 ingres-net
-136 profile
-137 netbios-ns
-138 netbios-dgm
-140 emfis-data
-141 emfis-cntl
-142 bl-idm
-144 uma
-145 uaac
-146 iso-tp0
-147 iso-ip
-148 jargon
-149 aed-512
-150 sql-net
-151 hems
-152 bftp
-153 sgmp
-154 netsc-prod
-155 netsc-dev
-156 sqlsrv
-157 knet-cmp
-158 pcmail-srv
-159 nss-routing
-160 sgmp-traps
-162 snmptrap
-163 cmip-man
-164 cmip-agent
-165 xns-courier
-166 s-net
-167 namp
-168 rsvd
-169 send
-170 print-srv
-171 multiplex
-172 cl-1
-173 xyplex-mux
-174 mailq
-175 vmnet
-176 genrad-mux
-177 xdmcp
-178 nextstep
-180 ris
-181 unify
-182 audit
-183 ocbinder
-184 ocserver
-185 remote-kis
-186 kis
-187 aci
-188 mumps
-189 qft
-190 gacp
-191 prospero
-192 osu-nms
-193 srmp
-195 dn6-nlm-aud
-196 dn6-smm-red
-197 dls
-198 dls-mon
-200 src
-201 at-rtmp
-202 at-nbp
-203 at-3
-204 at-echo
-205 at-5
-206 at-zis
-207 at-7
-208 at-8
-209 qmtp
-210 z39-50
-211 914c-g
-212 anet
-213 ipx
-214 vmpwscs
-215 softpc
-216 cailic
-217 dbase
-218 mpp
-219 uarps
-220 imap3
-221 fln-spx
-222 rsh-spx
-223 cdc
-224 masqdialer
-242 direct
-243 sur-meas
-244 inbusiness
-245 link
-246 dsp3270
-247 subntbcst-tftp
-248 bhfhs
-256 rap
-257 set
-259 esro-gen
-260 openport
-261 nsiiops
-262 arcisdms
-263 hdap
-264 bgmp
-265 x-bone-ctl
-266 sst
-267 td-service
-268 td-replica
-269 manet
-271 pt-tls
-280 http-mgmt
-281 personal-link
-282 cableport-ax
-283 rescap
-284 corerjd
-286 fxp
-287 k-block
-300 tacacss
-308 novastorbakcup
-309 entrusttime
-310 bhmds
-311 asip-webadmin
-312 vslmp
-313 magenta-logic
-314 opalis-robot
-315 dpsi
-316 decauth
-317 zannet
-318 pkix-timestamp
-319 ptp-event
-320 ptp-general
-321 pip
-322 rtsps
-323 rpki-rtr
-324 rpki-rtr-tls
-333 texar
-344 pdap
-345 pawserv
-346 zserv
-347 fatserv
-348 csi-sgwp
-349 mftp
-350 matip-type-a
-351 bhoetty
-352 bhoedap4
-353 ndsauth
-354 bh611
-355 datex-asn
-356 cloanto-net-1
-357 bhevent
-358 shrinkwrap
-359 nsrmp
-360 scoi2odialog
-361 semantix
-362 srssend
-363 rsvp-tunnel
-364 aurora-cmgr
-365 dtk
-366 odmr
-367 mortgageware
-368 qbikgdp
-369 rpc2portmap
-370 codaauth2
-371 clearcase
-372 ulistproc
-373 legent-1
-374 legent-2
-375 hassle
-376 nip
-377 tnetos
-378 dsetos
-379 is99c
-380 is99s
-381 hp-collector
-382 hp-managed-node
-383 hp-alarm-mgr
-384 arns
-385 ibm-app
-386 asa
-387 aurp
-388 unidata-ldm
-390 uis
-391 synotics-relay
-392 synotics-broker
-393 meta5
-394 embl-ndt
-395 netcp
-396 netware-ip
-397 mptn
-398 kryptolan
-399 iso-tsap-c2
-400 osb-sd
-401 ups
-402 genie
-403 decap
-404 nced
-405 ncld
-406 imsp
-407 timbuktu
-408 prm-sm
-409 prm-nm
-410 decladebug
-411 rmt
-412 synoptics-trap
-413 smsp
-414 infoseek
-415 bnet
-416 silverplatter
-417 onmux
-418 hyper-g
-419 ariel1
-420 smpte
-421 ariel2
-422 ariel3
-423 opc-job-start
-424 opc-job-track
-425 icad-el
-426 smartsdp
-427 svrloc
-428 ocs-cmu
-429 ocs-amu
-430 utmpsd
-431 utmpcd
-432 iasd
-433 nnsp
-434 mobileip-agent
-435 mobilip-mn
-436 dna-cml
-437 comscm
-438 dsfgw
-439 dasp
-440 sgcp
-441 decvms-sysmgt
-442 cvc-hostd
-444 snpp
-446 ddm-rdb
-447 ddm-dfm
-448 ddm-ssl
-449 as-servermap
-450 tserver
-451 sfs-smp-net
-452 sfs-config
-453 creativeserver
-454 contentserver
-455 creativepartnr
-456 macon-tcp
-457 scohelp
-458 appleqtc
-459 ampr-rcmd
-460 skronk
-461 datasurfsrv
-462 datasurfsrvsec
-463 alpes
-466 digital-vrc
-467 mylex-mapd
-468 photuris
-469 rcp
-470 scx-proxy
-471 mondex
-472 ljk-login
-473 hybrid-pop
-474 tn-tl-w1
-475 tcpnethaspsrv
-476 tn-tl-fd1
-477 ss7ns
-478 spsc
-479 iafserver
-480 iafdbase
-481 ph
-482 bgs-nsi
-483 ulpnet
-484 integra-sme
-485 powerburst
-486 avian
-487 saft
-488 gss-http
-489 nest-protocol
-490 micom-pfs
-491 go-login
-492 ticf-1
-493 ticf-2
-494 pov-ray
-495 intecourier
-496 pim-rp-disc
-497 retrospect
-498 siam
-499 iso-ill
-501 stmf
-503 intrinsa
-504 citadel
-505 mailbox-lm
-506 ohimsrv
-507 crs
-508 xvttp
-509 snare
-510 fcp
-511 passgo
-512 exec
-513 login
-514 shell
-516 videotex
-517 talk
-518 ntalk
-519 utime
-520 efs
-521 ripng
-522 ulp
-523 ibm-db2
-524 ncp
-525 timed
-526 tempo
-527 stx
-528 custix
-529 irc-serv
-530 courier
-531 conference
-532 netnews
-533 netwall
-534 windream
-535 iiop
-536 opalis-rdv
-537 nmsp
-538 gdomap
-539 apertus-ldp
-540 uucp
-541 uucp-rlogin
-542 commerce
-543 klogin
-544 kshell
-545 appleqtcsrvr
-546 dhcpv6-client
-547 dhcpv6-server
-549 idfp
-550 new-rwho
-551 cybercash
-552 devshr-nts
-553 pirp
-555 dsf
-556 remotefs
-557 openvms-sysipc
-558 sdnskmp
-559 teedtap
-560 rmonitor
-561 monitor
-562 chshell
-564 9pfs
-565 whoami
-566 streettalk
-567 banyan-rpc
-568 ms-shuttle
-569 ms-rome
-570 meter
-571 meter
-572 sonar
-573 banyan-vip
-574 ftp-agent
-575 vemmi
-576 ipcd
-577 vnas
-578 ipdd
-579 decbsrv
-580 sntp-heartbeat
-581 bdp
-582 scc-security
-583 philips-vc
-584 keyserver
-586 password-chg
-588 cal
-589 eyelink
-590 tns-cml
-591 http-alt
-592 eudora-set
-594 tpip
-595 cab-protocol
-596 smsd
-597 ptcnameservice
-598 sco-websrvrmg3
-599 acp
-600 ipcserver
-602 xmlrpc-beep
-603 idxp
-604 tunnel
-605 soap-beep
-606 urm
-607 nqs
-608 sift-uft
-609 npmp-trap
-610 npmp-local
-611 npmp-gui
-612 hmmp-ind
-613 hmmp-op
-614 sshell
-615 sco-inetmgr
-616 sco-sysmgr
-617 sco-dtmgr
-618 dei-icda
-619 compaq-evm
-620 sco-websrvrmgr
-621 escp-ip
-622 collaborator
-624 cryptoadmin
-625 dec-dlm
-626 asia
-627 passgo-tivoli
-628 qmqp
-629 3com-amp3
-630 rda
-632 bmpp
-633 servstat
-634 ginad
-635 rlzdbase
-637 lanserver
-638 mcns-sec
-639 msdp
-640 entrust-sps
-641 repcmd
-642 esro-emsdp
-643 sanity
-644 dwr
-645 pssc
-646 ldp
-647 dhcp-failover
-648 rrp
-649 cadview-3d
-650 obex
-651 ieee-mms
-652 hello-port
-653 repscmd
-654 aodv
-655 tinc
-656 spmp
-657 rmc
-658 tenfold
-660 mac-srvr-admin
-661 hap
-662 pftp
-663 purenoise
-665 sun-dr
-666 doom
-667 disclose
-668 mecomm
-669 meregister
-670 vacdsm-sws
-671 vacdsm-app
-672 vpps-qua
-673 cimplex
-674 acap
-675 dctp
-676 vpps-via
-677 vpp
-678 ggf-ncp
-679 mrm
-680 entrust-aaas
-681 entrust-aams
-682 xfr
-683 corba-iiop
-684 corba-iiop-ssl
-685 mdc-portmapper
-686 hcp-wismar
-687 asipregistry
-688 realm-rusd
-689 nmap
-690 vatp
-691 msexch-routing
-692 hyperwave-isp
-693 connendp
-694 ha-cluster
-695 ieee-mms-ssl
-696 rushd
-697 uuidgen
-698 olsr
-699 accessnetwork
-700 epp
-701 lmp
-702 iris-beep
-704 elcsd
-705 agentx
-706 silc
-707 borland-dsj
-709 entrust-kmsh
-710 entrust-ash
-711 cisco-tdp
-712 tbrpf
-713 iris-xpc
-714 iris-xpcs
-715 iris-lwz
-729 netviewdm1
-730 netviewdm2
-731 netviewdm3
-741 netgw
-742 netrcs
-744 flexlm
-747 fujitsu-dev
-748 ris-cm
-749 kerberos-adm
-750 rfile
-751 pump
-752 qrh
-753 rrh
-754 tell
-758 nlogin
-759 con
-760 ns
-761 rxe
-762 quotad
-763 cycleserv
-764 omserv
-765 webster
-767 phonebook
-769 vid
-770 cadlock
-771 rtip
-772 cycleserv2
-773 submit
-774 rpasswd
-775 entomb
-776 wpages
-777 multiling-http
-780 wpgs
-800 mdbs-daemon
-801 device
-802 mbap-s
-810 fcp-udp
-828 itm-mcell-s
-829 pkix-3-ca-ra
-831 netconf-beep
-832 netconfsoaphttp
-833 netconfsoapbeep
-847 dhcp-failover2
-848 gdoi
-853 domain-s
-854 dlep
-861 owamp-control
-862 twamp-control
-886 iclcnet-locate
-887 iclcnet-svinfo
-888 cddbp
-900 omginitialrefs
-901 smpnameres
-903 ideafarm-panic
-910 kink
-911 xact-backup
-912 apex-mesh
-913 apex-edge
-953 rndc
-989 ftps-data
-991 nas
-992 telnets
-996 vsinet
-997 maitrd
-998 busboy
-999 puprouter
-1000 cadlock2
-1001 webpush
-1010 surf
-1021 exp1
-1022 exp2
 """),
     ('E', "Tier E: registered ports 1024-49151, numeric within each group: (1) IANA names that Debian's /etc/services also carries, (2) IANA registrations that cite an RFC, (3) IANA registrations by major vendors (Microsoft, Cisco, Oracle, IBM, HP, Apple, VMware, SAP, Citrix, Novell, Sun, ...), cut off at 1100 ranked TCP ports.", """
 1093 proofd
@@ -1338,26 +695,33 @@ UDP_TIERS = [
 ]
 
 # ---------------------------------------------------------------------------
-# Named but unranked: the remaining IANA-named UDP system ports (1-1023).
-UNRANKED_TCP = """
-"""
-
-UNRANKED_UDP = """
+# IANA-named system ports (1-1023) not ranked above, one list for both protocols:
+# `port name` when TCP and UDP share the name, `port tcp-name udp-name` when they
+# differ, `-` where IANA names the port for one protocol only. TCP tier D is this
+# list's TCP names (ports not ranked in tiers A-C); the UDP names of ports not
+# ranked for UDP are the table's named-but-unranked entries.
+IANA_SYSTEM_PORTS = """
 1 tcpmux
 2 compressnet
 3 compressnet
 5 rje
+7 echo -
+9 discard -
 11 systat
+13 daytime -
+17 qotd -
 18 msp
+19 chargen -
 20 ftp-data
-21 ftp
-22 ssh
-23 telnet
-25 smtp
+21 - ftp
+22 - ssh
+23 - telnet
+25 - smtp
 27 nsw-fe
 29 msg-icp
 31 msg-auth
 33 dsp
+37 time -
 38 rap
 39 rlp
 41 graphics
@@ -1380,6 +744,9 @@ UNRANKED_UDP = """
 64 covia
 65 tacacs-ds
 66 sql-net
+67 bootps -
+68 bootpc -
+69 tftp -
 70 gopher
 71 netrjs-1
 72 netrjs-2
@@ -1388,7 +755,7 @@ UNRANKED_UDP = """
 76 deos
 78 vettcp
 79 finger
-80 http
+80 - http
 82 xfer
 83 mit-ml-dev
 84 ctf
@@ -1406,25 +773,26 @@ UNRANKED_UDP = """
 98 tacnews
 99 metagram
 101 hostname
-102 iso-tsap
+102 - iso-tsap
 103 gppitnp
 104 acr-nema
 105 csnet-ns
 106 3com-tsmux
 107 rtelnet
 108 snagas
-109 pop2
-110 pop3
+109 - pop2
+110 - pop3
 112 mcidas
-113 auth
+113 - auth
 115 sftp
 116 ansanotify
 117 uucp-path
 118 sqlserv
-119 nntp
+119 - nntp
 120 cfdptkt
 121 erpc
 122 smakynet
+123 ntp -
 124 ansatrader
 125 locus-map
 126 nxedit
@@ -1436,13 +804,15 @@ UNRANKED_UDP = """
 132 cisco-sys
 133 statsrv
 134 ingres-net
-135 epmap
+135 - epmap
 136 profile
-139 netbios-ssn
+137 netbios-ns -
+138 netbios-dgm -
+139 - netbios-ssn
 140 emfis-data
 141 emfis-cntl
 142 bl-idm
-143 imap
+143 - imap
 144 uma
 145 uaac
 146 iso-tp0
@@ -1460,6 +830,9 @@ UNRANKED_UDP = """
 158 pcmail-srv
 159 nss-routing
 160 sgmp-traps
+162 snmptrap -
+163 cmip-man -
+164 cmip-agent -
 165 xns-courier
 166 s-net
 167 namp
@@ -1472,8 +845,9 @@ UNRANKED_UDP = """
 174 mailq
 175 vmnet
 176 genrad-mux
+177 xdmcp -
 178 nextstep
-179 bgp
+179 - bgp
 180 ris
 181 unify
 182 audit
@@ -1488,12 +862,12 @@ UNRANKED_UDP = """
 191 prospero
 192 osu-nms
 193 srmp
-194 irc
+194 - irc
 195 dn6-nlm-aud
 196 dn6-smm-red
 197 dls
 198 dls-mon
-199 smux
+199 - smux
 200 src
 201 at-rtmp
 202 at-nbp
@@ -1507,6 +881,7 @@ UNRANKED_UDP = """
 210 z39-50
 211 914c-g
 212 anet
+213 ipx -
 214 vmpwscs
 215 softpc
 216 cailic
@@ -1538,7 +913,8 @@ UNRANKED_UDP = """
 267 td-service
 268 td-replica
 269 manet
-270 gist
+270 - gist
+271 pt-tls -
 280 http-mgmt
 281 personal-link
 282 cableport-ax
@@ -1546,6 +922,7 @@ UNRANKED_UDP = """
 284 corerjd
 286 fxp
 287 k-block
+300 tacacss -
 308 novastorbakcup
 309 entrusttime
 310 bhmds
@@ -1557,8 +934,12 @@ UNRANKED_UDP = """
 316 decauth
 317 zannet
 318 pkix-timestamp
+319 ptp-event -
+320 ptp-general -
 321 pip
 322 rtsps
+323 rpki-rtr -
+324 rpki-rtr-tls -
 333 texar
 344 pdap
 345 pawserv
@@ -1585,6 +966,9 @@ UNRANKED_UDP = """
 366 odmr
 367 mortgageware
 368 qbikgdp
+369 rpc2portmap -
+370 codaauth2 -
+371 clearcase -
 372 ulistproc
 373 legent-1
 374 legent-2
@@ -1639,6 +1023,7 @@ UNRANKED_UDP = """
 424 opc-job-track
 425 icad-el
 426 smartsdp
+427 svrloc -
 428 ocs-cmu
 429 ocs-amu
 430 utmpsd
@@ -1655,7 +1040,7 @@ UNRANKED_UDP = """
 441 decvms-sysmgt
 442 cvc-hostd
 444 snpp
-445 microsoft-ds
+445 - microsoft-ds
 446 ddm-rdb
 447 ddm-dfm
 448 ddm-ssl
@@ -1666,7 +1051,7 @@ UNRANKED_UDP = """
 453 creativeserver
 454 contentserver
 455 creativepartnr
-456 macon-udp
+456 macon-tcp macon-udp
 457 scohelp
 458 appleqtc
 459 ampr-rcmd
@@ -1674,7 +1059,7 @@ UNRANKED_UDP = """
 461 datasurfsrv
 462 datasurfsrvsec
 463 alpes
-465 igmpv3lite
+465 - igmpv3lite
 466 digital-vrc
 467 mylex-mapd
 468 photuris
@@ -1683,7 +1068,7 @@ UNRANKED_UDP = """
 471 mondex
 472 ljk-login
 473 hybrid-pop
-474 tn-tl-w2
+474 tn-tl-w1 tn-tl-w2
 475 tcpnethaspsrv
 476 tn-tl-fd1
 477 ss7ns
@@ -1719,9 +1104,16 @@ UNRANKED_UDP = """
 509 snare
 510 fcp
 511 passgo
-515 printer
+512 exec -
+513 login -
+514 shell -
+515 - printer
 516 videotex
+517 talk -
+518 ntalk -
 519 utime
+520 efs -
+521 ripng -
 522 ulp
 523 ibm-db2
 524 ncp
@@ -1738,6 +1130,7 @@ UNRANKED_UDP = """
 535 iiop
 536 opalis-rdv
 537 nmsp
+538 gdomap -
 539 apertus-ldp
 540 uucp
 541 uucp-rlogin
@@ -1745,7 +1138,9 @@ UNRANKED_UDP = """
 543 klogin
 544 kshell
 545 appleqtcsrvr
-548 afpovertcp
+546 dhcpv6-client -
+547 dhcpv6-server -
+548 - afpovertcp
 549 idfp
 550 new-rwho
 551 cybercash
@@ -1759,7 +1154,7 @@ UNRANKED_UDP = """
 560 rmonitor
 561 monitor
 562 chshell
-563 nntps
+563 - nntps
 564 9pfs
 565 whoami
 566 streettalk
@@ -1782,13 +1177,13 @@ UNRANKED_UDP = """
 583 philips-vc
 584 keyserver
 586 password-chg
-587 submission
+587 - submission
 588 cal
 589 eyelink
 590 tns-cml
 591 http-alt
 592 eudora-set
-593 http-rpc-epmap
+593 - http-rpc-epmap
 594 tpip
 595 cab-protocol
 596 smsd
@@ -1837,6 +1232,7 @@ UNRANKED_UDP = """
 643 sanity
 644 dwr
 645 pssc
+646 ldp -
 647 dhcp-failover
 648 rrp
 649 cadview-3d
@@ -1845,6 +1241,7 @@ UNRANKED_UDP = """
 652 hello-port
 653 repscmd
 654 aodv
+655 tinc -
 656 spmp
 657 rmc
 658 tenfold
@@ -1852,7 +1249,7 @@ UNRANKED_UDP = """
 661 hap
 662 pftp
 663 purenoise
-664 asf-secure-rmcp
+664 - asf-secure-rmcp
 665 sun-dr
 666 doom
 667 disclose
@@ -1902,7 +1299,7 @@ UNRANKED_UDP = """
 713 iris-xpc
 714 iris-xpcs
 715 iris-lwz
-716 pana
+716 - pana
 729 netviewdm1
 730 netviewdm2
 731 netviewdm3
@@ -1912,6 +1309,7 @@ UNRANKED_UDP = """
 747 fujitsu-dev
 748 ris-cm
 749 kerberos-adm
+750 rfile -
 751 pump
 752 qrh
 753 rrh
@@ -1929,9 +1327,9 @@ UNRANKED_UDP = """
 770 cadlock
 771 rtip
 772 cycleserv2
-773 notify
-774 acmaint-dbd
-775 acmaint-transd
+773 submit notify
+774 rpasswd acmaint-dbd
+775 entomb acmaint-transd
 776 wpages
 777 multiling-http
 780 wpgs
@@ -1941,41 +1339,44 @@ UNRANKED_UDP = """
 810 fcp-udp
 828 itm-mcell-s
 829 pkix-3-ca-ra
-830 netconf-ssh
+830 - netconf-ssh
 831 netconf-beep
 832 netconfsoaphttp
 833 netconfsoapbeep
 847 dhcp-failover2
 848 gdoi
+853 domain-s -
 854 dlep
-860 iscsi
-861 owamp-test
-862 twamp-test
-873 rsync
+860 - iscsi
+861 owamp-control owamp-test
+862 twamp-control twamp-test
+873 - rsync
 886 iclcnet-locate
 887 iclcnet-svinfo
-888 accessbuilder
+888 cddbp accessbuilder
 900 omginitialrefs
 901 smpnameres
-902 ideafarm-door
+902 - ideafarm-door
 903 ideafarm-panic
 910 kink
 911 xact-backup
 912 apex-mesh
 913 apex-edge
-914 rift-lies
-915 rift-ties
+914 - rift-lies
+915 - rift-ties
+953 rndc -
 989 ftps-data
-990 ftps
+990 - ftps
 991 nas
 992 telnets
-993 imaps
-995 pop3s
+993 - imaps
+995 - pop3s
 996 vsinet
 997 maitrd
-998 puparp
+998 busboy puparp
 999 puprouter
 1000 cadlock2
+1001 webpush -
 1010 surf
 1021 exp1
 1022 exp2
@@ -2025,28 +1426,46 @@ def parse_block(text, proto):
     return out
 
 
+def system_ports():
+    """(port, tcp-name or None, udp-name or None) from IANA_SYSTEM_PORTS."""
+    out = []
+    for raw in IANA_SYSTEM_PORTS.splitlines():
+        fields = raw.split()
+        if not fields:
+            continue
+        if len(fields) not in (2, 3):
+            raise SystemExit(f"bad line in IANA_SYSTEM_PORTS: {raw!r}")
+        port, tcp, udp = int(fields[0]), fields[1], fields[-1]
+        for name in (tcp, udp):
+            if name != "-" and not NAME_RE.match(name):
+                raise SystemExit(f"bad service name: {raw!r}")
+        out.append((port, None if tcp == "-" else tcp, None if udp == "-" else udp))
+    return out
+
+
+def tier_body(proto, tier, body):
+    """A tier's (port, proto, name) rows; TCP tier D comes from the system-port list."""
+    if proto == "tcp" and tier == "D":
+        return [(p, "tcp", t) for p, t, _ in system_ports() if t]
+    return parse_block(body, proto)
+
+
 def build():
     ranked = {}
     rows = []
     seen = set()
     for proto, tiers in (("tcp", TCP_TIERS), ("udp", UDP_TIERS)):
         rank = 0
-        for _tier, _desc, body in tiers:
-            for port, proto_, name in parse_block(body, proto):
+        for tier, _desc, body in tiers:
+            for port, proto_, name in tier_body(proto, tier, body):
                 if (port, proto_) in seen:
                     raise SystemExit(f"duplicate entry {port}/{proto_}")
                 seen.add((port, proto_))
                 rank += 1
                 rows.append((port, proto_, name, str(rank)))
         ranked[proto] = rank
-    unranked = []
-    for proto, body in (("tcp", UNRANKED_TCP), ("udp", UNRANKED_UDP)):
-        for port, proto_, name in parse_block(body, proto):
-            if (port, proto_) in seen:
-                raise SystemExit(f"duplicate entry {port}/{proto_}")
-            seen.add((port, proto_))
-            unranked.append((port, proto_, name, "-"))
-    unranked.sort(key=lambda r: (r[1], r[0]))
+    # UDP names of system ports not ranked for UDP: named, unranked.
+    unranked = [(p, "udp", u, "-") for p, _, u in system_ports() if u and (p, "udp") not in seen]
     return rows + unranked, ranked
 
 
