@@ -47,13 +47,46 @@ pub struct Cli {
     #[arg(long = "sT")]
     pub connect_scan: bool,
 
-    /// TCP SYN scan: not available yet. [Nmap: -sS]
-    #[arg(long = "sS", hide = true)]
+    /// TCP SYN scan (the default when raw packets are allowed). [Nmap: -sS]
+    #[arg(long = "sS")]
     pub syn_scan: bool,
 
-    /// UDP scan: not available yet. [Nmap: -sU]
-    #[arg(long = "sU", hide = true)]
+    /// UDP scan, with protocol payloads for common services. [Nmap: -sU]
+    #[arg(long = "sU")]
     pub udp_scan: bool,
+
+    /// TCP ACK scan: unfiltered or filtered. [Nmap: -sA]
+    #[arg(long = "sA")]
+    pub ack_scan: bool,
+
+    /// TCP Window scan: ACK scan reading the RST window. [Nmap: -sW]
+    #[arg(long = "sW")]
+    pub window_scan: bool,
+
+    /// TCP Maimon scan (FIN/ACK). [Nmap: -sM]
+    #[arg(long = "sM")]
+    pub maimon_scan: bool,
+
+    /// TCP FIN scan. [Nmap: -sF]
+    #[arg(long = "sF")]
+    pub fin_scan: bool,
+
+    /// TCP NULL scan (no flags). [Nmap: -sN]
+    #[arg(long = "sN")]
+    pub null_scan: bool,
+
+    /// TCP Xmas scan (FIN, PSH, URG). [Nmap: -sX]
+    #[arg(long = "sX")]
+    pub xmas_scan: bool,
+
+    /// Custom TCP flags (SYNFIN, URGACKPSHRSTSYNFIN, or a number); replies are
+    /// read as the TCP scan type given with it (SYN scan by default).
+    #[arg(long = "scanflags", value_name = "FLAGS")]
+    pub scanflags: Option<String>,
+
+    /// Use a TCP connect scan even when raw packets are allowed.
+    #[arg(long)]
+    pub unprivileged: bool,
 
     /// Ping scan: not available yet. [Nmap: -sn]
     #[arg(long = "sn", hide = true)]
@@ -102,6 +135,18 @@ pub struct Cli {
     /// Retransmissions allowed per port.
     #[arg(long = "max-retries", value_name = "N")]
     pub max_retries: Option<u8>,
+
+    /// Keep at least N probes in flight.
+    #[arg(long = "min-parallelism", value_name = "N")]
+    pub min_parallelism: Option<usize>,
+
+    /// Keep at most N probes in flight.
+    #[arg(long = "max-parallelism", value_name = "N")]
+    pub max_parallelism: Option<usize>,
+
+    /// Wait at least TIME between probes to one host (e.g. 100ms, 1s).
+    #[arg(long = "scan-delay", value_name = "TIME")]
+    pub scan_delay: Option<String>,
 
     /// Give up on a host after TIME (e.g. 30s, 5m, 1h, 500ms).
     #[arg(long = "host-timeout", value_name = "TIME")]

@@ -4,10 +4,15 @@
 mod cli;
 mod normalize;
 mod plan;
+mod scantype;
 
 use anyhow::Result;
 use clap::Parser;
-use portolan_driver::{run_connect_scan, summary, LoopContext, ProgressLine, WallClock};
+use portolan_driver::paths::{Paths, Prefetch};
+use portolan_driver::raw::RawNet;
+use portolan_driver::{
+    run_connect_scan, run_raw_scan, summary, LoopContext, ProgressLine, WallClock,
+};
 use portolan_engine::Scan;
 use portolan_model::Protocol;
 use portolan_output::Sink;
@@ -69,12 +74,22 @@ fn run(cli: &cli::Cli, typed: &str) -> Result<ExitCode> {
     if hosts == 0 {
         eprintln!("WARNING: No targets were specified, so 0 hosts scanned.");
     }
-    let expected_ports = hosts.saturating_mul(plan.config.ports.len() as u64);
+    let expected_ports =
+        hosts.saturating_mul((plan.config.tcp_ports.len() + plan.config.udp_ports.len()) as u64);
     let seed = plan.config.seed;
-    let scan = Scan::new(
-        plan.config.clone(),
-        Box::new(plan.targets.clone().into_iter_seeded(seed)),
-    );
+    let targets: Box<dyn Iterator<Item = portolan_targets::Target> + Send> =
+        Box::new(plan.targets.clone().into_iter_seeded(seed));
+    let mut raw_net = None;
+    let targets = match plan.config.raw {
+        Some(raw) => {
+            let paths = Paths::shared();
+            let last = raw.base_port + (portolan_engine::probe::TRY_PORTS - 1);
+            raw_net = Some(RawNet::new(paths.clone(), raw.base_port..=last));
+            Box::new(Prefetch::new(targets, paths))
+        }
+        None => targets,
+    };
+    let scan = Scan::new(plan.config.clone(), targets);
     let table = PortTable::builtin();
     let namer = |port: u16, proto: Protocol| table.name(port, proto).map(str::to_string);
     plan.sink.begin(&plan.run)?;
@@ -87,7 +102,10 @@ fn run(cli: &cli::Cli, typed: &str) -> Result<ExitCode> {
         socket_budget: budget,
         workers: std::thread::available_parallelism().map_or(1, |n| n.get().min(8)),
     };
-    let stats = run_connect_scan(scan, &mut ctx, &clock)?;
+    let stats = match raw_net.as_mut() {
+        Some(net) => run_raw_scan(scan, &mut ctx, &clock, net)?,
+        None => run_connect_scan(scan, &mut ctx, &clock)?,
+    };
     plan.sink.end(&summary(&stats, &clock))?;
     Ok(if stats.interrupted {
         ExitCode::from(130)

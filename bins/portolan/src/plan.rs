@@ -2,8 +2,9 @@
 //! output files opened. Every user error surfaces here, before any packet.
 
 use crate::cli::Cli;
+use crate::scantype::{self, Method};
 use anyhow::{Context, Result};
-use portolan_engine::{ScanConfig, TimingParams};
+use portolan_engine::{RawConfig, ScanConfig, TimingParams};
 use portolan_model::{OutputOptions, Protocol, RunInfo, ScanInfo, ScanType};
 use portolan_output::{
     GrepableSink, JsonLinesSink, MultiSink, NormalMode, NormalSink, Sink, XmlSink,
@@ -46,7 +47,9 @@ pub fn build(cli: &Cli, args: &str, start_time: u64) -> Result<Plan> {
     reject_unavailable(cli)?;
     let mut warnings = Vec::new();
     let table = PortTable::builtin();
-    let ports = choose_ports(cli, table)?;
+    let mut notes = Vec::new();
+    let method = scantype::choose(cli, portolan_netio::privs::raw_allowed(), &mut notes)?;
+    let (tcp_ports, udp_ports) = choose_ports(cli, table, &method)?;
     let timing = timing(cli)?;
     let targets = targets(cli, &mut warnings)?;
     let options = OutputOptions {
@@ -55,7 +58,6 @@ pub fn build(cli: &Cli, args: &str, start_time: u64) -> Result<Plan> {
         verbose: cli.verbose,
         debugging: 0,
     };
-    let mut notes = Vec::new();
     if !cli.no_ping {
         notes.push(
             "Host discovery is not available yet: every target is treated as up, as with -Pn."
@@ -67,11 +69,7 @@ pub fn build(cli: &Cli, args: &str, start_time: u64) -> Result<Plan> {
         version: env!("CARGO_PKG_VERSION").into(),
         args: args.to_string(),
         start_time,
-        scans: vec![ScanInfo {
-            scan_type: ScanType::Connect,
-            protocol: Protocol::Tcp,
-            ports: ports.clone(),
-        }],
+        scans: scan_infos(&method, &tcp_ports, &udp_ports),
         options,
         notes,
     };
@@ -91,7 +89,13 @@ pub fn build(cli: &Cli, args: &str, start_time: u64) -> Result<Plan> {
         min_rate: cli.min_rate,
         max_rate: cli.max_rate,
         seed,
-        ports,
+        tcp_ports,
+        udp_ports,
+        raw: method.raw().then(|| RawConfig {
+            tcp: method.tcp_raw.filter(|_| method.tcp),
+            key: (random_seed(), random_seed()),
+            base_port: 33_000 + (random_seed() % 28_000) as u16,
+        }),
     };
     Ok(Plan {
         targets,
@@ -103,10 +107,27 @@ pub fn build(cli: &Cli, args: &str, start_time: u64) -> Result<Plan> {
     })
 }
 
+fn scan_infos(method: &Method, tcp: &[u16], udp: &[u16]) -> Vec<ScanInfo> {
+    let mut v = Vec::new();
+    if !tcp.is_empty() {
+        v.push(ScanInfo {
+            scan_type: method.tcp_raw.map_or(ScanType::Connect, |t| t.scan_type),
+            protocol: Protocol::Tcp,
+            ports: tcp.to_vec(),
+        });
+    }
+    if !udp.is_empty() {
+        v.push(ScanInfo {
+            scan_type: ScanType::Udp,
+            protocol: Protocol::Udp,
+            ports: udp.to_vec(),
+        });
+    }
+    v
+}
+
 fn reject_unavailable(cli: &Cli) -> Result<()> {
     let missing = [
-        (cli.syn_scan, "-sS (SYN scan)"),
-        (cli.udp_scan, "-sU (UDP scan)"),
         (cli.ping_scan, "-sn (ping scan)"),
         (cli.version_scan, "-sV (version detection)"),
     ];
@@ -118,29 +139,34 @@ fn reject_unavailable(cli: &Cli) -> Result<()> {
     Ok(())
 }
 
-fn choose_ports(cli: &Cli, table: &PortTable) -> Result<Vec<u16>> {
+fn choose_ports(cli: &Cli, table: &PortTable, m: &Method) -> Result<(Vec<u16>, Vec<u16>)> {
     let given = [cli.ports.is_some(), cli.fast, cli.top_ports.is_some()];
     if given.iter().filter(|g| **g).count() > 1 {
         return usage("-p, -F and --top-ports choose the ports in different ways: give only one");
     }
-    let ports = if let Some(spec) = &cli.ports {
+    let (tcp, udp) = if let Some(spec) = &cli.ports {
         let parsed = parse_ports(spec, table).map_err(|e| UsageError(e.to_string()))?;
-        parsed.tcp_ports()
-    } else if cli.fast {
-        table.top(100, Protocol::Tcp)
+        (parsed.tcp_ports(), parsed.udp_ports())
     } else {
-        let n = cli.top_ports.unwrap_or(1000);
+        let n = if cli.fast {
+            100
+        } else {
+            cli.top_ports.unwrap_or(1000)
+        };
         if n == 0 {
             return usage("invalid --top-ports '0': give a number of ports from 1 to 65536");
         }
-        table.top(n, Protocol::Tcp)
+        (table.top(n, Protocol::Tcp), table.top(n, Protocol::Udp))
     };
-    if ports.is_empty() {
-        return usage(
-            "no TCP ports to scan: the port list names only UDP ports, and -sT scans TCP",
-        );
+    let tcp = if m.tcp { tcp } else { Vec::new() };
+    let udp = if m.udp { udp } else { Vec::new() };
+    if tcp.is_empty() && udp.is_empty() {
+        let what = if m.udp { "TCP or UDP" } else { "TCP" };
+        return usage(format!(
+            "no {what} ports to scan: the port list names none for the scan types given (UDP ports need -sU)"
+        ));
     }
-    Ok(ports)
+    Ok((tcp, udp))
 }
 
 fn timing(cli: &Cli) -> Result<TimingParams> {
@@ -152,6 +178,19 @@ fn timing(cli: &Cli) -> Result<TimingParams> {
     if let Some(r) = cli.max_retries {
         p.max_retries = r;
         p.max_retries_lossy = r;
+    }
+    if let Some(n) = cli.max_parallelism {
+        p.max_parallelism = n.max(1);
+    }
+    if let Some(n) = cli.min_parallelism {
+        p.min_parallelism = n.max(1);
+    }
+    if let Some(t) = &cli.scan_delay {
+        p.scan_delay = parse_duration(t).ok_or_else(|| {
+            UsageError(format!(
+                "invalid --scan-delay '{t}': use a number with ms, s, m or h"
+            ))
+        })?;
     }
     if let Some(t) = &cli.host_timeout {
         p.host_timeout = Some(parse_duration(t).ok_or_else(|| {

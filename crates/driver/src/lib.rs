@@ -7,7 +7,9 @@
 //! closes the outputs properly, so files stay valid.
 
 mod clock;
+pub mod paths;
 mod progress;
+pub mod raw;
 
 pub use clock::WallClock;
 pub use progress::ProgressLine;
@@ -97,11 +99,50 @@ pub fn run_connect_scan(
     Ok(stats)
 }
 
+/// Runs a raw-packet scan to the end (or until `ctx.stop` is set).
+pub fn run_raw_scan(
+    mut scan: Scan,
+    ctx: &mut LoopContext<'_>,
+    clock: &WallClock,
+    net: &mut raw::RawNet,
+) -> io::Result<LoopStats> {
+    let mut stats = LoopStats::default();
+    loop {
+        if ctx.stop.load(Ordering::Relaxed) && !stats.interrupted {
+            stats.interrupted = true;
+            scan.interrupt();
+        }
+        let now = clock.now();
+        while let Some(t) = scan.poll_transmit(now) {
+            if let Transmit::Probe(p) = t {
+                net.push(&p)?;
+            }
+        }
+        net.flush()?;
+        drain_events(&mut scan, ctx, clock, &mut stats)?;
+        if scan.is_finished() {
+            break;
+        }
+        let wait = wait_for(&mut scan, clock.now());
+        net.receive(wait, |pkt| scan.handle_packet(clock.now(), pkt))?;
+        let now = clock.now();
+        scan.handle_timeout(now);
+        if let Some(p) = ctx.progress.as_mut() {
+            p.update(now, &scan.progress(), ctx.expected_ports);
+        }
+    }
+    if let Some(p) = ctx.progress.as_mut() {
+        p.clear();
+    }
+    Ok(stats)
+}
+
 fn pump_transmits(scan: &mut Scan, net: &mut ParallelConnector, now: Instant) {
     while let Some(t) = scan.poll_transmit(now) {
         match t {
             Transmit::Abort { probe } => net.abort(probe.0),
             Transmit::Connect { probe, addr } => net.start(probe.0, addr),
+            Transmit::Probe(_) => {}
         }
     }
     net.flush();

@@ -1,19 +1,25 @@
 //! The scan scheduler: which probe goes next, when a probe has timed out,
 //! when to retransmit, and when a host is finished.
 //!
-//! Transport-neutral: a probe is "try port P of host H"; the driver carries it
-//! out (a `connect()` today, a raw packet later) and reports an [`Outcome`].
-//! State kept: per active host, one try counter and one result per port; per
-//! outstanding probe, one small record. Hosts are pulled from the target
-//! iterator only as slots free up, so memory does not grow with the target count.
+//! Transport-neutral: a probe is "try slot S of host H", where a slot is a
+//! (protocol, port) pair. For a connect scan the driver carries it out with
+//! `connect()` and reports an [`Outcome`]; for a raw scan the engine describes
+//! the packet ([`ProbeSpec`]) and the driver hands back whatever arrives
+//! ([`Scan::handle_packet`]), which the engine validates statelessly (see
+//! [`crate::probe`]). State kept: per active host, one try counter and one
+//! result per slot; per outstanding probe, one small record. Hosts are pulled
+//! from the target iterator only as slots free up, so memory does not grow
+//! with the target count.
 
+use crate::host::{HostScan, Outstanding, PingRank, Settled};
+use crate::probe::{self, Answer, AnswerKind, ProbeKind, ProbeSpec, RawConfig, TRY_PORTS};
 use crate::rate::RateLimiter;
 use crate::timing::{RttEstimator, TimingParams, Window};
 use portolan_model::{HostTimes, PortResult, PortState, Protocol, Reason};
-use portolan_targets::{Permutation, Target};
+use portolan_targets::Target;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
 /// Identifies one probe (one try of one port) for the driver.
@@ -27,9 +33,11 @@ pub enum Transmit {
     Connect { probe: ProbeId, addr: SocketAddr },
     /// Give up on a probe: release whatever the driver holds for it.
     Abort { probe: ProbeId },
+    /// Build and send this raw packet (nothing to release later).
+    Probe(ProbeSpec),
 }
 
-/// What became of a probe.
+/// What became of a connect probe.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
     /// The handshake completed.
@@ -50,10 +58,14 @@ pub struct HostOutcome {
     pub target: Target,
     pub started: Instant,
     pub finished: Instant,
-    /// Every port of the scan list for this host, ascending, without service names.
+    /// Every slot of the scan for this host, TCP then UDP, each ascending,
+    /// without service names.
     pub ports: Vec<PortResult>,
     pub times: HostTimes,
     pub timed_out: bool,
+    /// The host answered SYN-ACK on (nearly) every TCP port probed: a SYN
+    /// proxy or tarpit, whose "open" ports say nothing.
+    pub answers_every_port: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -69,8 +81,15 @@ pub struct Progress {
     /// Probes to ports known to answer, sent to tell an outage from a filter.
     pub pings: u64,
     pub answers: u64,
-    /// Answers to probes already given up on or never sent: counted and ignored.
+    /// Answers to probes already given up on or never sent, or replies that
+    /// match no scanned host and port: counted and ignored.
     pub stray_answers: u64,
+    /// Second answers for a port already settled.
+    pub duplicates: u64,
+    /// Replies that named a scanned host and port but failed the cookie check.
+    pub forged: u64,
+    /// Packets that could not be parsed.
+    pub malformed: u64,
     pub hosts_done: u64,
     /// Ports settled, over finished and active hosts.
     pub ports_settled: u64,
@@ -84,118 +103,27 @@ pub struct ScanConfig {
     pub max_rate: Option<f64>,
     pub seed: u64,
     /// TCP ports, ascending and deduplicated.
-    pub ports: Vec<u16>,
+    pub tcp_ports: Vec<u16>,
+    /// UDP ports, ascending and deduplicated (raw scans only).
+    pub udp_ports: Vec<u16>,
+    /// Raw-packet settings; `None` for a connect scan.
+    pub raw: Option<RawConfig>,
 }
 
-/// Accepted expected number of responsive ports per host reported filtered
-/// because every try to them was lost.
-const MISSES_PER_HOST: f64 = 0.01;
+/// A host answering SYN-ACK on at least this share of at least
+/// [`PROXY_MIN_PORTS`] TCP ports is reported as answering every port.
+const PROXY_SHARE: f64 = 0.9;
+const PROXY_MIN_PORTS: usize = 100;
+/// Fresh ports looked at per send attempt when UDP pacing holds some back.
+const PICK_SPAN: usize = 8;
 
-/// Answered tries needed before the loss estimate is trusted.
-const MIN_LOSS_SAMPLE: u32 = 20;
-
-#[derive(Debug, Clone, Copy)]
-struct Settled {
-    state: PortState,
-    reason: Reason,
-}
-
-#[derive(Debug)]
-struct HostScan {
-    target: Target,
-    order: Permutation,
-    next_fresh: u64,
-    tries: Vec<u8>,
-    results: Vec<Option<Settled>>,
-    retry: VecDeque<u32>,
-    in_flight: usize,
-    settled: usize,
-    rtt: RttEstimator,
-    window: Window,
-    /// Highest retransmission index that was ever answered (0 = first try).
-    max_answered_try: u8,
-    started: Instant,
-    next_send_at: Option<Instant>,
-    /// Send time of the latest-sent probe that was answered: silence from a
-    /// probe sent after it is not yet evidence of filtering.
-    last_answer_sent: Option<Instant>,
-    /// Timeout doublings while the host is silent (reset by any answer).
-    backoff: u8,
-    /// A port known to answer, used to check the path after a silence.
-    ping_port: Option<u32>,
-    ping_wanted: bool,
-    ping_out: bool,
-    /// Tries spent on ports that answered, and how many of those were lost
-    /// (every try before the answered one): the host's measured loss rate.
-    answered_tries: u32,
-    lost_tries: u32,
-}
-
-impl HostScan {
-    /// Tries a silent port gets before it is called filtered. At least one
-    /// beyond the deepest try that was ever answered (so a clean host pays one
-    /// retransmission per filtered port); on a host with measured loss, enough
-    /// that fewer than [`MISSES_PER_HOST`] responsive ports are expected to
-    /// stay silent through every try, up to `1 + max_retries_lossy`.
-    fn allowed_tries(&self, t: &TimingParams) -> u8 {
-        let by_depth = 1 + t.max_retries.min(self.max_answered_try.saturating_add(1));
-        if self.answered_tries < MIN_LOSS_SAMPLE || self.lost_tries == 0 {
-            return by_depth;
-        }
-        let q = f64::from(self.lost_tries) / f64::from(self.answered_tries);
-        let per_port = MISSES_PER_HOST / self.results.len().max(1) as f64;
-        let needed = (per_port.ln() / q.ln()).ceil().clamp(1.0, 255.0) as u8;
-        let ceiling = 1 + t.max_retries.max(t.max_retries_lossy);
-        by_depth.max(needed.min(ceiling))
-    }
-
-    fn note_answer(&mut self, rec: &Outstanding, refused: bool) {
-        self.max_answered_try = self.max_answered_try.max(rec.try_idx);
-        if !rec.ping {
-            self.answered_tries += u32::from(rec.try_idx) + 1;
-            self.lost_tries += u32::from(rec.try_idx);
-        }
-        self.backoff = 0;
-        if rec.ping {
-            self.ping_out = false;
-        }
-        if self.last_answer_sent.is_none_or(|t| t < rec.sent) {
-            self.last_answer_sent = Some(rec.sent);
-        }
-        // Prefer a closed port for pings: it costs the target no connection.
-        if self.ping_port.is_none() || refused {
-            self.ping_port = Some(rec.port_idx);
-        }
-    }
-
-    fn probe_timeout(&self, p: &TimingParams) -> std::time::Duration {
-        let base = self.rtt.timeout();
-        let backed = base.saturating_mul(1u32 << self.backoff.min(8));
-        backed.min(p.max_rtt_timeout.max(base))
-    }
-
-    /// Whether the host answered something sent at or after `sent`.
-    fn answered_since(&self, sent: Instant) -> bool {
-        self.last_answer_sent.is_some_and(|t| t >= sent)
-    }
-}
-
-#[derive(Debug, Clone, Copy)]
-struct Outstanding {
-    host: u32,
-    port_idx: u32,
-    try_idx: u8,
-    sent: Instant,
-    /// A timing ping to a known-answering port: it settles nothing.
-    ping: bool,
-}
-
-/// The scheduler for one scan over many hosts and one TCP port list.
+/// The scheduler for one scan over many hosts and one port list.
 pub struct Scan {
     cfg: ScanConfig,
     hosts: Box<dyn Iterator<Item = Target> + Send>,
     source_done: bool,
     active: HashMap<u32, HostScan>,
+    by_addr: HashMap<IpAddr, u32>,
     rotation: VecDeque<u32>,
     next_host_key: u32,
     outstanding: HashMap<u64, Outstanding>,
@@ -220,7 +148,7 @@ impl std::fmt::Debug for Scan {
 }
 
 impl Scan {
-    /// A scan of `hosts` (pulled lazily) on `cfg.ports`.
+    /// A scan of `hosts` (pulled lazily) on the configured ports.
     pub fn new(cfg: ScanConfig, hosts: Box<dyn Iterator<Item = Target> + Send>) -> Scan {
         let t = &cfg.timing;
         let group = Window::new(
@@ -237,6 +165,7 @@ impl Scan {
             hosts,
             source_done: false,
             active: HashMap::new(),
+            by_addr: HashMap::new(),
             rotation: VecDeque::new(),
             next_host_key: 0,
             outstanding: HashMap::new(),
@@ -257,6 +186,11 @@ impl Scan {
         self.progress
     }
 
+    /// Counts a packet the driver could not make sense of.
+    pub fn note_malformed(&mut self) {
+        self.progress.malformed += 1;
+    }
+
     /// True once every host is finished and every event was taken.
     pub fn is_finished(&self) -> bool {
         self.source_done
@@ -267,6 +201,28 @@ impl Scan {
 
     pub fn poll_event(&mut self) -> Option<ScanEvent> {
         self.events.pop_front()
+    }
+
+    fn slot_count(&self) -> usize {
+        self.cfg.tcp_ports.len() + self.cfg.udp_ports.len()
+    }
+
+    fn slot(&self, idx: u32) -> (Protocol, u16) {
+        let i = idx as usize;
+        let tcp = &self.cfg.tcp_ports;
+        match tcp.get(i) {
+            Some(&p) => (Protocol::Tcp, p),
+            None => (Protocol::Udp, self.cfg.udp_ports[i - tcp.len()]),
+        }
+    }
+
+    fn slot_of(&self, proto: Protocol, port: u16) -> Option<u32> {
+        let tcp = self.cfg.tcp_ports.len();
+        let idx = match proto {
+            Protocol::Tcp => self.cfg.tcp_ports.binary_search(&port).ok()?,
+            Protocol::Udp => tcp + self.cfg.udp_ports.binary_search(&port).ok()?,
+        };
+        Some(idx as u32)
     }
 
     /// The next thing the driver must do, or `None` until a timer or an answer.
@@ -312,36 +268,15 @@ impl Scan {
     fn start_host(&mut self, target: Target, now: Instant) {
         let key = self.next_host_key;
         self.next_host_key = self.next_host_key.wrapping_add(1);
-        let n = self.cfg.ports.len();
+        let n = self.slot_count();
         let t = &self.cfg.timing;
-        // New hosts inherit what the group learnt about round trips.
-        let mut rtt = RttEstimator::new(t.initial_rtt_timeout);
-        if let Some(srtt) = self.group_rtt.srtt() {
-            rtt.sample(srtt, t);
-        }
         let seed = self.cfg.seed ^ u64::from(key).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        let host = HostScan {
-            target,
-            order: Permutation::new((n as u64).max(1), seed),
-            next_fresh: 0,
-            tries: vec![0; n],
-            results: vec![None; n],
-            retry: VecDeque::new(),
-            in_flight: 0,
-            settled: 0,
-            rtt,
-            window: Window::new(t.initial_cwnd, t.initial_ssthresh, t.max_cwnd),
-            max_answered_try: 0,
-            started: now,
-            next_send_at: None,
-            last_answer_sent: None,
-            backoff: 0,
-            ping_port: None,
-            ping_wanted: false,
-            ping_out: false,
-            answered_tries: 0,
-            lost_tries: 0,
-        };
+        self.by_addr.entry(target.addr).or_insert(key);
+        let mut host = HostScan::new(target, n, seed, now, t);
+        // New hosts inherit what the group learnt about round trips.
+        if let Some(srtt) = self.group_rtt.srtt() {
+            host.rtt.sample(srtt, t);
+        }
         self.active.insert(key, host);
         self.rotation.push_back(key);
         if n == 0 {
@@ -349,72 +284,142 @@ impl Scan {
         }
     }
 
+    /// Picks the host's next slot: retries first; then a ping vouching for
+    /// them (its answer proves the path worked after they left); then fresh
+    /// ports. Slots held back by UDP pacing wait in the retry queue.
+    fn pick(&mut self, key: u32, now: Instant) -> Option<(u32, bool)> {
+        let n_slots = self.slot_count() as u64;
+        let tcp_len = self.cfg.tcp_ports.len();
+        let host = self.active.get_mut(&key)?;
+        let gated = |h: &HostScan, slot: u32| {
+            slot as usize >= tcp_len && h.udp_next_at.is_some_and(|t| t > now)
+        };
+        for _ in 0..host.retry.len() {
+            let slot = host.retry.pop_front()?;
+            if host.results[slot as usize].is_some() {
+                continue;
+            }
+            if !gated(host, slot) {
+                return Some((slot, false));
+            }
+            host.retry.push_back(slot);
+        }
+        if let Some((slot, _)) = host
+            .ping_port
+            .filter(|_| host.ping_wanted && !host.ping_out)
+        {
+            if !gated(host, slot) {
+                return Some((slot, true));
+            }
+        }
+        for _ in 0..PICK_SPAN {
+            if host.next_fresh >= n_slots {
+                return None;
+            }
+            let slot = host.order.nth(host.next_fresh).unwrap_or(host.next_fresh) as u32;
+            host.next_fresh += 1;
+            if !gated(host, slot) {
+                return Some((slot, false));
+            }
+            host.retry.push_back(slot);
+        }
+        None
+    }
+
     fn try_send(&mut self, key: u32, now: Instant) -> Option<Transmit> {
         let bypass = self.rate.below_min_rate(now);
-        let n_ports = self.cfg.ports.len() as u64;
-        let host = self.active.get_mut(&key)?;
+        let host = self.active.get(&key)?;
         if host.next_send_at.is_some_and(|t| t > now) {
             return None;
         }
         if !bypass && host.in_flight >= host.window.allowed() {
             return None;
         }
-        // Retries first; then a ping vouching for them (its answer proves
-        // the path worked after they left); then fresh ports.
-        let ping_port = host
-            .ping_port
-            .filter(|_| host.ping_wanted && !host.ping_out);
-        let (port_idx, ping) = match (host.retry.pop_front(), ping_port) {
-            (Some(i), _) => (i, false),
-            (None, Some(i)) => (i, true),
-            (None, None) if host.next_fresh < n_ports => {
-                let i = host.order.nth(host.next_fresh).unwrap_or(host.next_fresh) as u32;
-                host.next_fresh += 1;
-                (i, false)
-            }
-            (None, None) => return None,
-        };
+        let (slot, ping) = self.pick(key, now)?;
+        let udp = slot as usize >= self.cfg.tcp_ports.len();
+        let delay = self.cfg.timing.scan_delay;
+        let host = self.active.get_mut(&key)?;
         let try_idx = if ping {
             host.ping_wanted = false;
             host.ping_out = true;
             0
         } else {
-            let t = host.tries[port_idx as usize];
-            host.tries[port_idx as usize] += 1;
+            let t = host.tries[slot as usize];
+            host.tries[slot as usize] = t.saturating_add(1);
             t
         };
         host.in_flight += 1;
-        let delay = self.cfg.timing.scan_delay;
         if !delay.is_zero() {
             host.next_send_at = Some(now + delay);
         }
+        let paced = udp && host.pacer.interval().is_some();
+        if let Some(gap) = host.pacer.interval().filter(|_| udp) {
+            host.udp_next_at = Some(now + gap.max(delay));
+        }
         let timeout = host.probe_timeout(&self.cfg.timing);
-        let addr = SocketAddr::new(host.target.addr, self.cfg.ports[port_idx as usize]);
+        let dst = host.target.addr;
         let id = self.next_probe;
         self.next_probe += 1;
+        if self.cfg.raw.is_some() {
+            host.out.insert(slot, id);
+        }
         let rec = Outstanding {
             host: key,
-            port_idx,
+            slot,
             try_idx,
             sent: now,
+            order: id,
             ping,
+            paced,
         };
         self.outstanding.insert(id, rec);
         self.deadlines.push(Reverse((now + timeout, id)));
+        self.count_send(&rec);
         self.rate.on_send(now);
-        self.progress.probes_sent += 1;
-        if ping {
-            self.progress.pings += 1;
-        } else if try_idx > 0 {
-            self.progress.retransmissions += 1;
-        }
-        Some(Transmit::Connect {
-            probe: ProbeId(id),
-            addr,
-        })
+        Some(self.transmit(ProbeId(id), dst, slot, try_idx))
     }
 
-    /// A probe's fate is known. Answers for unknown probes are counted and dropped.
+    fn count_send(&mut self, rec: &Outstanding) {
+        self.progress.probes_sent += 1;
+        if rec.ping {
+            self.progress.pings += 1;
+        } else if rec.try_idx > 0 {
+            self.progress.retransmissions += 1;
+        }
+    }
+
+    fn transmit(&self, probe: ProbeId, dst: IpAddr, slot: u32, try_idx: u8) -> Transmit {
+        let (proto, dport) = self.slot(slot);
+        let Some(raw) = self.cfg.raw else {
+            return Transmit::Connect {
+                probe,
+                addr: SocketAddr::new(dst, dport),
+            };
+        };
+        let sport = raw.base_port + u16::from(try_idx) % TRY_PORTS;
+        let kind = match (proto, raw.tcp) {
+            (Protocol::Tcp, Some(tcp)) => {
+                let seq = probe::cookie(raw.key, dst, dport, sport);
+                ProbeKind::Tcp {
+                    sport,
+                    dport,
+                    seq,
+                    ack: probe::ack_for(tcp.flags, seq),
+                    flags: tcp.flags,
+                    window: 1024,
+                    mss: tcp.flags & probe::flags::SYN != 0,
+                }
+            }
+            _ => ProbeKind::Udp {
+                sport,
+                dport,
+                payload: crate::payloads::udp_payload(dport),
+            },
+        };
+        Transmit::Probe(ProbeSpec { dst, kind })
+    }
+
+    /// A connect probe's fate is known. Answers for unknown probes are counted and dropped.
     pub fn handle_outcome(&mut self, now: Instant, probe: ProbeId, outcome: Outcome) {
         let Some(rec) = self.outstanding.remove(&probe.0) else {
             self.progress.stray_answers += 1;
@@ -424,46 +429,144 @@ impl Scan {
             return;
         };
         host.in_flight -= 1;
-        let idx = rec.port_idx as usize;
-        let settled = match outcome {
-            Outcome::NotSent => {
-                if rec.ping {
-                    host.ping_out = false;
-                } else {
-                    host.tries[idx] -= 1;
-                    host.retry.push_front(rec.port_idx);
-                }
-                self.progress.probes_sent -= 1;
-                let cap = self.outstanding.len().max(1);
-                self.parallel_cap = self.parallel_cap.min(cap);
-                return;
-            }
-            Outcome::Open => Settled {
-                state: PortState::Open,
-                reason: Reason::SynAck,
+        let (state, reason) = match outcome {
+            Outcome::NotSent => return self.not_sent(rec),
+            Outcome::Open => (PortState::Open, Reason::SynAck),
+            Outcome::Refused => (PortState::Closed, Reason::ConnRefused),
+            Outcome::Unreachable(reason) => (PortState::Filtered, reason),
+        };
+        let s = Settled {
+            state,
+            reason,
+            ttl: None,
+        };
+        self.answer(rec, rec.try_idx, s, now);
+    }
+
+    fn not_sent(&mut self, rec: Outstanding) {
+        let Some(host) = self.active.get_mut(&rec.host) else {
+            return;
+        };
+        if rec.ping {
+            host.ping_out = false;
+        } else {
+            host.tries[rec.slot as usize] -= 1;
+            host.retry.push_front(rec.slot);
+        }
+        self.progress.probes_sent -= 1;
+        let cap = self.outstanding.len().max(1);
+        self.parallel_cap = self.parallel_cap.min(cap);
+    }
+
+    /// A packet arrived (an IP packet, link header stripped). Malformed,
+    /// unrelated and forged packets are counted and dropped.
+    pub fn handle_packet(&mut self, now: Instant, packet: &[u8]) {
+        match portolan_wire::reply::parse_ip(packet) {
+            Ok(reply) => match crate::answer::from_reply(&reply) {
+                Some(a) => self.handle_answer(now, &a),
+                None => self.progress.stray_answers += 1,
             },
-            Outcome::Refused => Settled {
-                state: PortState::Closed,
-                reason: Reason::ConnRefused,
-            },
-            Outcome::Unreachable(reason) => Settled {
-                state: PortState::Filtered,
-                reason,
-            },
+            Err(_) => self.progress.malformed += 1,
+        }
+    }
+
+    /// A reply to a raw probe, already parsed.
+    pub fn handle_answer(&mut self, now: Instant, a: &Answer) {
+        let Some(raw) = self.cfg.raw else {
+            self.progress.stray_answers += 1;
+            return;
+        };
+        let found = self
+            .by_addr
+            .get(&a.host)
+            .copied()
+            .zip(self.slot_of(a.protocol, a.port));
+        let try_idx = a.our_port.wrapping_sub(raw.base_port);
+        let Some((key, slot)) = found.filter(|_| try_idx < TRY_PORTS) else {
+            self.progress.stray_answers += 1;
+            return;
+        };
+        if !probe::valid(raw.key, a) {
+            self.progress.forged += 1;
+            return;
+        }
+        let Some((state, reason)) = probe::classify(raw.tcp, a) else {
+            self.progress.stray_answers += 1;
+            return;
+        };
+        let s = Settled {
+            state,
+            reason,
+            ttl: Some(a.ttl),
+        };
+        let icmp = matches!(a.kind, AnswerKind::Unreach { .. });
+        self.raw_answer(key, slot, try_idx as u8, s, icmp, now);
+    }
+
+    fn raw_answer(
+        &mut self,
+        key: u32,
+        slot: u32,
+        answered: u8,
+        s: Settled,
+        icmp: bool,
+        now: Instant,
+    ) {
+        let Some(host) = self.active.get_mut(&key) else {
+            return;
+        };
+        let rec = host
+            .out
+            .remove(&slot)
+            .and_then(|id| self.outstanding.remove(&id));
+        let Some(rec) = rec else {
+            return self.late_answer(key, slot, s, now);
+        };
+        host.in_flight -= 1;
+        if icmp {
+            host.note_icmp(now, &rec, answered);
+        }
+        // A ping's answer says nothing of the try number: it answered the ping.
+        let answered = if rec.ping { 0 } else { answered };
+        self.answer(rec, answered, s, now);
+    }
+
+    /// An answer to a try that had already timed out (its retry may be queued).
+    fn late_answer(&mut self, key: u32, slot: u32, s: Settled, now: Instant) {
+        let settled = self
+            .active
+            .get(&key)
+            .is_some_and(|h| h.results[slot as usize].is_some());
+        if settled {
+            self.progress.duplicates += 1;
+            return;
+        }
+        self.progress.answers += 1;
+        self.settle(key, slot as usize, s, now);
+    }
+
+    /// Books an answer that try `answered` of `rec`'s slot drew.
+    fn answer(&mut self, rec: Outstanding, answered: u8, s: Settled, now: Instant) {
+        let udp = rec.slot as usize >= self.cfg.tcp_ports.len();
+        let Some(host) = self.active.get_mut(&rec.host) else {
+            return;
         };
         self.progress.answers += 1;
-        let rtt = now.saturating_duration_since(rec.sent);
-        host.rtt.sample(rtt, &self.cfg.timing);
-        self.group_rtt.sample(rtt, &self.cfg.timing);
-        host.note_answer(&rec, matches!(outcome, Outcome::Refused));
+        // Karn: only an answer to the latest try times the round trip.
+        if answered == rec.try_idx {
+            let rtt = now.saturating_duration_since(rec.sent);
+            host.rtt.sample(rtt, &self.cfg.timing);
+            self.group_rtt.sample(rtt, &self.cfg.timing);
+        }
+        host.note_answer(&rec, answered, ping_rank(udp, s.reason));
         if rec.ping {
             self.maybe_finish(rec.host, now);
             return;
         }
-        let lost = rec.try_idx > 0;
+        let lost = answered > 0;
         host.window.on_answer(lost);
         self.group.on_answer(lost);
-        self.settle(rec.host, idx, settled, now);
+        self.settle(rec.host, rec.slot as usize, s, now);
     }
 
     fn settle(&mut self, key: u32, idx: usize, s: Settled, now: Instant) {
@@ -503,14 +606,20 @@ impl Scan {
     }
 
     fn expire(&mut self, rec: Outstanding, probe: ProbeId, now: Instant) {
-        self.aborts.push_back(probe);
-        let max_retries = self.cfg.timing.max_retries;
+        if self.cfg.raw.is_none() {
+            self.aborts.push_back(probe);
+        }
+        let udp = rec.slot as usize >= self.cfg.tcp_ports.len();
+        let t = &self.cfg.timing;
         let Some(host) = self.active.get_mut(&rec.host) else {
             return;
         };
         host.in_flight -= 1;
-        let confirmed = host.answered_since(rec.sent);
-        if !confirmed {
+        if host.out.get(&rec.slot) == Some(&probe.0) {
+            host.out.remove(&rec.slot);
+        }
+        let answered = host.answered_since(rec.order);
+        if !answered {
             host.backoff = host.backoff.saturating_add(1);
         }
         if rec.ping {
@@ -518,24 +627,29 @@ impl Scan {
             self.maybe_finish(rec.host, now);
             return;
         }
-        // Retransmit as far as this host has shown retransmissions help (one
-        // try beyond the deepest try ever answered). If the host has answered
-        // before but nothing sent since this probe, the silence may be an
-        // outage rather than a filter: retry up to the limit and ping a port
-        // known to answer to find out.
-        let tries = host.tries[rec.port_idx as usize];
-        let allowed = host.allowed_tries(&self.cfg.timing);
-        let outage = !confirmed && host.last_answer_sent.is_some();
-        if tries < allowed || (outage && tries <= max_retries) {
-            host.retry.push_back(rec.port_idx);
+        // Silence is believed only once something sent after it drew an
+        // answer: for UDP on a host that answers closed ports with ICMP, an
+        // ICMP answer, proving its ICMP allowance was not what kept quiet.
+        let confirmed = if udp && host.icmp_known() {
+            host.icmp_since(rec.order)
+        } else {
+            answered
+        };
+        let tries = host.tries[rec.slot as usize];
+        let allowed = host.allowed_tries(t);
+        let unconfirmed = !confirmed && host.last_answer_sent.is_some();
+        if tries < allowed || (unconfirmed && tries < HostScan::ceiling(t)) {
+            host.retry.push_back(rec.slot);
             host.ping_wanted = true;
             return;
         }
+        let (proto, _) = self.slot(rec.slot);
         let s = Settled {
-            state: PortState::Filtered,
+            state: probe::silent_state(self.cfg.raw.and_then(|r| r.tcp), proto),
             reason: Reason::NoResponse,
+            ttl: None,
         };
-        self.settle(rec.host, rec.port_idx as usize, s, now);
+        self.settle(rec.host, rec.slot as usize, s, now);
     }
 
     fn expire_hosts(&mut self, now: Instant) {
@@ -570,6 +684,7 @@ impl Scan {
         consider(self.rate.next_token_at());
         for h in self.active.values() {
             consider(h.next_send_at);
+            consider(h.udp_next_at);
             consider(self.cfg.timing.host_timeout.map(|d| h.started + d));
         }
         next
@@ -579,9 +694,12 @@ impl Scan {
     /// hosts are dropped. Finished hosts already queued as events stay.
     pub fn interrupt(&mut self) {
         let ids: Vec<u64> = self.outstanding.drain().map(|(id, _)| id).collect();
-        self.aborts.extend(ids.into_iter().map(ProbeId));
+        if self.cfg.raw.is_none() {
+            self.aborts.extend(ids.into_iter().map(ProbeId));
+        }
         self.deadlines.clear();
         self.active.clear();
+        self.by_addr.clear();
         self.rotation.clear();
         self.source_done = true;
     }
@@ -591,6 +709,9 @@ impl Scan {
             return;
         };
         self.rotation.retain(|k| *k != key);
+        if self.by_addr.get(&host.target.addr) == Some(&key) {
+            self.by_addr.remove(&host.target.addr);
+        }
         if timed_out {
             let stale: Vec<u64> = self
                 .outstanding
@@ -600,7 +721,9 @@ impl Scan {
                 .collect();
             for id in stale {
                 self.outstanding.remove(&id);
-                self.aborts.push_back(ProbeId(id));
+                if self.cfg.raw.is_none() {
+                    self.aborts.push_back(ProbeId(id));
+                }
             }
         }
         self.progress.hosts_done += 1;
@@ -610,24 +733,23 @@ impl Scan {
     }
 
     fn outcome_of(&self, host: HostScan, now: Instant, timed_out: bool) -> HostOutcome {
-        let ports = self
-            .cfg
-            .ports
-            .iter()
+        let ports: Vec<PortResult> = (0..self.slot_count() as u32)
             .zip(&host.results)
-            .filter_map(|(&port, r)| {
+            .filter_map(|(slot, r)| {
                 let s = (*r)?;
+                let (protocol, port) = self.slot(slot);
                 Some(PortResult {
-                    protocol: Protocol::Tcp,
+                    protocol,
                     port,
                     state: s.state,
                     reason: s.reason,
-                    reason_ttl: None,
+                    reason_ttl: s.ttl,
                     service: None,
                 })
             })
             .collect();
         HostOutcome {
+            answers_every_port: answers_every_port(&ports),
             times: host_times(&host.rtt),
             target: host.target,
             started: host.started,
@@ -636,6 +758,23 @@ impl Scan {
             timed_out,
         }
     }
+}
+
+/// How good a timing ping the port that gave this answer makes.
+fn ping_rank(udp: bool, reason: Reason) -> PingRank {
+    match reason {
+        Reason::PortUnreach if udp => PingRank::ClosedUdp,
+        Reason::Reset | Reason::ConnRefused => PingRank::ClosedTcp,
+        _ => PingRank::Answered,
+    }
+}
+
+/// The signature of a SYN proxy or tarpit: SYN-ACK from nearly every port.
+fn answers_every_port(ports: &[PortResult]) -> bool {
+    let tcp = ports.iter().filter(|p| p.protocol == Protocol::Tcp);
+    let total = tcp.clone().count();
+    let open = tcp.filter(|p| p.state == PortState::Open).count();
+    total >= PROXY_MIN_PORTS && open as f64 >= PROXY_SHARE * total as f64
 }
 
 fn host_times(rtt: &RttEstimator) -> HostTimes {

@@ -104,6 +104,7 @@ impl Sim {
                     Transmit::Abort { probe } => {
                         live.remove(&probe.0);
                     }
+                    Transmit::Probe(p) => panic!("a connect scan sent a raw probe: {p:?}"),
                     Transmit::Connect { probe, addr } => {
                         if live.len() >= self.socket_budget {
                             scan.handle_outcome(now, probe, Outcome::NotSent);
@@ -202,7 +203,9 @@ fn config(ports: Vec<u16>, level: u8) -> ScanConfig {
         min_rate: None,
         max_rate: None,
         seed: 7,
-        ports,
+        tcp_ports: ports,
+        udp_ports: Vec::new(),
+        raw: None,
     }
 }
 

@@ -22,6 +22,7 @@ pub mod limits;
 pub mod neighbor;
 pub mod packet;
 pub mod parallel;
+pub mod poll;
 pub mod privs;
 pub mod rawip;
 pub mod route;

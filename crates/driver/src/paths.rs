@@ -1,0 +1,173 @@
+//! Where each target's packets go: interface, source address and next-hop
+//! MAC address, found before the engine first sends to the target.
+//!
+//! Targets are resolved in batches as the engine pulls them ([`Prefetch`]):
+//! one route lookup each (netlink, so policy routing and local routes are
+//! honoured), then one round of ARP / neighbour solicitation for every
+//! on-link next hop of the batch at once, so a /24 of which most addresses
+//! are empty costs one resolution timeout, not one per address.
+
+use portolan_netio::iface::{self, Interface};
+use portolan_netio::{neighbor, route};
+use portolan_targets::Target;
+use std::collections::{HashMap, VecDeque};
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+/// How many targets are resolved together.
+const BATCH: usize = 256;
+/// Wait per ARP / NS round, and rounds.
+const RESOLVE_WAIT: Duration = Duration::from_millis(400);
+const RESOLVE_TRIES: u32 = 2;
+
+/// How packets to one target leave this machine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Path {
+    pub ifindex: u32,
+    pub src: IpAddr,
+    /// The next hop's MAC; `None` when it did not answer ARP / NS, in which
+    /// case the packet goes through a raw IP socket and the kernel tries.
+    pub mac: Option<[u8; 6]>,
+}
+
+/// Route, interface and neighbour knowledge shared by the target prefetcher
+/// and the sender.
+#[derive(Debug, Default)]
+pub struct Paths {
+    routes: Option<route::RouteCache>,
+    ifaces: HashMap<u32, Interface>,
+    hops: HashMap<IpAddr, Option<[u8; 6]>>,
+    paths: HashMap<IpAddr, Path>,
+    /// Targets with no route at all: probes to them are dropped.
+    pub unroutable: Vec<(IpAddr, String)>,
+}
+
+pub type SharedPaths = Arc<Mutex<Paths>>;
+
+impl Paths {
+    pub fn shared() -> SharedPaths {
+        Arc::new(Mutex::new(Paths::default()))
+    }
+
+    pub fn get(&self, dst: IpAddr) -> Option<Path> {
+        self.paths.get(&dst).copied()
+    }
+
+    /// Interfaces that known paths leave by.
+    pub fn ifindexes(&self) -> Vec<u32> {
+        let mut v: Vec<u32> = self.paths.values().map(|p| p.ifindex).collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    }
+
+    /// Forgets a finished target's path (next hops stay cached).
+    pub fn forget(&mut self, dst: IpAddr) {
+        self.paths.remove(&dst);
+    }
+
+    /// Resolves the paths of `dsts` not yet known.
+    pub fn prepare(&mut self, dsts: &[IpAddr]) {
+        let mut want: HashMap<(u32, bool), (IpAddr, Vec<IpAddr>)> = HashMap::new();
+        let mut routed = Vec::new();
+        for &dst in dsts {
+            match self.route(dst) {
+                Ok((r, hop)) => {
+                    if !self.hops.contains_key(&hop) {
+                        let e = want
+                            .entry((r.ifindex, hop.is_ipv4()))
+                            .or_insert((r.src, Vec::new()));
+                        if !e.1.contains(&hop) {
+                            e.1.push(hop);
+                        }
+                    }
+                    routed.push((dst, r, hop));
+                }
+                Err(e) => self.unroutable.push((dst, e.to_string())),
+            }
+        }
+        for ((ifindex, _), (src, hops)) in want {
+            self.resolve(ifindex, src, &hops);
+        }
+        for (dst, r, hop) in routed {
+            let mac = self.hops.get(&hop).copied().flatten();
+            self.paths.insert(
+                dst,
+                Path {
+                    ifindex: r.ifindex,
+                    src: r.src,
+                    mac,
+                },
+            );
+        }
+    }
+
+    fn route(&mut self, dst: IpAddr) -> std::io::Result<(route::Route, IpAddr)> {
+        let cache = self.routes.get_or_insert_with(route::RouteCache::new);
+        let r = cache.lookup(dst)?;
+        Ok((r, r.next_hop(dst)))
+    }
+
+    fn resolve(&mut self, ifindex: u32, src: IpAddr, hops: &[IpAddr]) {
+        let Some(ifc) = self.iface(ifindex) else {
+            return;
+        };
+        let found = if ifc.needs_resolution() {
+            neighbor::resolve(&ifc, src, hops, RESOLVE_WAIT, RESOLVE_TRIES).unwrap_or_default()
+        } else {
+            hops.iter().map(|h| (*h, [0u8; 6])).collect()
+        };
+        for h in hops {
+            self.hops.insert(*h, found.get(h).copied());
+        }
+    }
+
+    fn iface(&mut self, ifindex: u32) -> Option<Interface> {
+        if let Some(i) = self.ifaces.get(&ifindex) {
+            return Some(i.clone());
+        }
+        let i = iface::by_index(ifindex).ok()?;
+        self.ifaces.insert(ifindex, i.clone());
+        Some(i)
+    }
+}
+
+/// Wraps the target iterator: resolves paths a batch ahead of the engine.
+pub struct Prefetch {
+    inner: Box<dyn Iterator<Item = Target> + Send>,
+    ready: VecDeque<Target>,
+    paths: SharedPaths,
+}
+
+impl std::fmt::Debug for Prefetch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Prefetch")
+            .field("ready", &self.ready.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Prefetch {
+    pub fn new(inner: Box<dyn Iterator<Item = Target> + Send>, paths: SharedPaths) -> Prefetch {
+        Prefetch {
+            inner,
+            ready: VecDeque::new(),
+            paths,
+        }
+    }
+}
+
+impl Iterator for Prefetch {
+    type Item = Target;
+
+    fn next(&mut self) -> Option<Target> {
+        if self.ready.is_empty() {
+            self.ready.extend(self.inner.by_ref().take(BATCH));
+            let addrs: Vec<IpAddr> = self.ready.iter().map(|t| t.addr).collect();
+            let mut paths = self.paths.lock().unwrap_or_else(PoisonError::into_inner);
+            paths.prepare(&addrs);
+        }
+        self.ready.pop_front()
+    }
+}

@@ -1,0 +1,191 @@
+//! Per-host scan state: which ports are settled, how often each was tried,
+//! round-trip estimate, congestion window, measured loss and ICMP pacing.
+
+use crate::pacer::IcmpPacer;
+use crate::timing::{RttEstimator, TimingParams, Window};
+use portolan_model::{PortState, Reason};
+use portolan_targets::{Permutation, Target};
+use std::collections::{HashMap, VecDeque};
+use std::time::{Duration, Instant};
+
+/// Accepted expected number of responsive ports per host reported filtered
+/// because every try to them was lost.
+const MISSES_PER_HOST: f64 = 0.01;
+
+/// Answered tries needed before the loss estimate is trusted.
+const MIN_LOSS_SAMPLE: u32 = 20;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Settled {
+    pub state: PortState,
+    pub reason: Reason,
+    pub ttl: Option<u8>,
+}
+
+/// How well a port serves as a timing ping: a closed UDP port's answer is an
+/// ICMP error, which also proves the host's ICMP allowance had a token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum PingRank {
+    Answered,
+    ClosedTcp,
+    ClosedUdp,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Outstanding {
+    pub host: u32,
+    pub slot: u32,
+    pub try_idx: u8,
+    pub sent: Instant,
+    /// Send order (the probe id): which of two probes left first, even
+    /// within one clock tick.
+    pub order: u64,
+    /// A timing ping to a known-answering port: it settles nothing.
+    pub ping: bool,
+    /// Sent while the host's ICMP pacing was in force.
+    pub paced: bool,
+}
+
+#[derive(Debug)]
+pub(crate) struct HostScan {
+    pub target: Target,
+    pub order: Permutation,
+    pub next_fresh: u64,
+    pub tries: Vec<u8>,
+    pub results: Vec<Option<Settled>>,
+    pub retry: VecDeque<u32>,
+    pub in_flight: usize,
+    pub settled: usize,
+    pub rtt: RttEstimator,
+    pub window: Window,
+    /// Highest retransmission index that was ever answered (0 = first try).
+    pub max_answered_try: u8,
+    pub started: Instant,
+    pub next_send_at: Option<Instant>,
+    /// Earliest time the next UDP probe may go, while ICMP pacing is in force.
+    pub udp_next_at: Option<Instant>,
+    /// Send order of the latest-sent probe that was answered: silence from a
+    /// probe sent after it is not yet evidence of filtering.
+    pub last_answer_sent: Option<u64>,
+    /// The same, counting only answers that were ICMP errors.
+    pub last_icmp_sent: Option<u64>,
+    /// Timeout doublings while the host is silent (reset by any answer).
+    pub backoff: u8,
+    /// A port known to answer, used to check the path after a silence.
+    pub ping_port: Option<(u32, PingRank)>,
+    pub ping_wanted: bool,
+    pub ping_out: bool,
+    /// Tries spent on ports that answered, and how many of those were lost
+    /// (every try before the answered one): the host's measured loss rate.
+    pub answered_tries: u32,
+    pub lost_tries: u32,
+    pub pacer: IcmpPacer,
+    /// Raw scans: the outstanding probe of each slot that has one.
+    pub out: HashMap<u32, u64>,
+}
+
+impl HostScan {
+    pub(crate) fn new(target: Target, n: usize, seed: u64, now: Instant, t: &TimingParams) -> Self {
+        HostScan {
+            target,
+            order: Permutation::new((n as u64).max(1), seed),
+            next_fresh: 0,
+            tries: vec![0; n],
+            results: vec![None; n],
+            retry: VecDeque::new(),
+            in_flight: 0,
+            settled: 0,
+            rtt: RttEstimator::new(t.initial_rtt_timeout),
+            window: Window::new(t.initial_cwnd, t.initial_ssthresh, t.max_cwnd),
+            max_answered_try: 0,
+            started: now,
+            next_send_at: None,
+            udp_next_at: None,
+            last_answer_sent: None,
+            last_icmp_sent: None,
+            backoff: 0,
+            ping_port: None,
+            ping_wanted: false,
+            ping_out: false,
+            answered_tries: 0,
+            lost_tries: 0,
+            pacer: IcmpPacer::default(),
+            out: HashMap::new(),
+        }
+    }
+
+    /// Tries a silent port gets before it is called filtered. At least one
+    /// beyond the deepest try that was ever answered (so a clean host pays one
+    /// retransmission per filtered port); on a host with measured loss, enough
+    /// that fewer than [`MISSES_PER_HOST`] responsive ports are expected to
+    /// stay silent through every try, up to `1 + max_retries_lossy`.
+    pub(crate) fn allowed_tries(&self, t: &TimingParams) -> u8 {
+        let by_depth = 1 + t.max_retries.min(self.max_answered_try.saturating_add(1));
+        if self.answered_tries < MIN_LOSS_SAMPLE || self.lost_tries == 0 {
+            return by_depth;
+        }
+        let q = f64::from(self.lost_tries) / f64::from(self.answered_tries);
+        let per_port = MISSES_PER_HOST / self.results.len().max(1) as f64;
+        let needed = (per_port.ln() / q.ln()).ceil().clamp(1.0, 255.0) as u8;
+        by_depth.max(needed.min(Self::ceiling(t)))
+    }
+
+    /// The most tries any port gets, whatever the evidence.
+    pub(crate) fn ceiling(t: &TimingParams) -> u8 {
+        1 + t.max_retries.max(t.max_retries_lossy)
+    }
+
+    /// Books an answer to `rec`, which answered try `answered_try`.
+    pub(crate) fn note_answer(&mut self, rec: &Outstanding, answered_try: u8, rank: PingRank) {
+        self.max_answered_try = self.max_answered_try.max(answered_try);
+        if !rec.ping {
+            self.answered_tries += u32::from(answered_try) + 1;
+            self.lost_tries += u32::from(answered_try);
+        }
+        self.backoff = 0;
+        if rec.ping {
+            self.ping_out = false;
+        }
+        if self.last_answer_sent.is_none_or(|o| o < rec.order) {
+            self.last_answer_sent = Some(rec.order);
+        }
+        // Prefer a closed port for pings: it costs the target no connection.
+        if self.ping_port.is_none_or(|(_, r)| r < rank) {
+            self.ping_port = Some((rec.slot, rank));
+        }
+    }
+
+    /// Books an ICMP error answering `rec`.
+    pub(crate) fn note_icmp(&mut self, now: Instant, rec: &Outstanding, answered_try: u8) {
+        if self.last_icmp_sent.is_none_or(|o| o < rec.order) {
+            self.last_icmp_sent = Some(rec.order);
+        }
+        if !rec.ping {
+            self.pacer.on_icmp(now, answered_try, rec.paced);
+        }
+    }
+
+    pub(crate) fn probe_timeout(&self, p: &TimingParams) -> Duration {
+        let base = self.rtt.timeout();
+        let backed = base.saturating_mul(1u32 << self.backoff.min(8));
+        backed.min(p.max_rtt_timeout.max(base))
+    }
+
+    /// Whether the host answered a probe sent after the one of `order`.
+    pub(crate) fn answered_since(&self, order: u64) -> bool {
+        self.last_answer_sent.is_some_and(|o| o > order)
+    }
+
+    /// Whether an ICMP error answered a probe sent after the one of `order`:
+    /// the host's ICMP allowance had a token after that probe arrived.
+    pub(crate) fn icmp_since(&self, order: u64) -> bool {
+        self.last_icmp_sent.is_some_and(|o| o > order)
+    }
+
+    /// Whether the host has shown it answers UDP probes with ICMP errors, so
+    /// a silent UDP port must be vouched for by a later ICMP answer.
+    pub(crate) fn icmp_known(&self) -> bool {
+        self.ping_port
+            .is_some_and(|(_, r)| r == PingRank::ClosedUdp)
+    }
+}
