@@ -91,7 +91,13 @@ impl Paths {
             self.resolve(ifindex, src, &hops);
         }
         for (dst, r, hop) in routed {
-            let mac = self.hops.get(&hop).copied().flatten();
+            // The kernel drops IPv4 packets from its own addresses written
+            // to loopback as martians: those go through a raw IP socket.
+            let mac = if r.local && dst.is_ipv4() {
+                None
+            } else {
+                self.hops.get(&hop).copied().flatten()
+            };
             self.paths.insert(
                 dst,
                 Path {

@@ -103,6 +103,8 @@ impl RawNet {
             self.stats.dropped += 1;
             return Ok(());
         };
+        // Replies come back on the path's interface, whichever way we send.
+        self.socket(path.ifindex)?;
         let mut buf = vec![0u8; MAX_PROBE_LEN];
         self.ip_id = self.ip_id.wrapping_add(1);
         let ip = IpParams {

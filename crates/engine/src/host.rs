@@ -52,6 +52,8 @@ pub(crate) struct HostScan {
     pub order: Permutation,
     pub next_fresh: u64,
     pub tries: Vec<u8>,
+    /// Tries of each slot sent while ICMP pacing was in force.
+    pub paced_tries: Vec<u8>,
     pub results: Vec<Option<Settled>>,
     pub retry: VecDeque<u32>,
     pub in_flight: usize,
@@ -91,6 +93,7 @@ impl HostScan {
             order: Permutation::new((n as u64).max(1), seed),
             next_fresh: 0,
             tries: vec![0; n],
+            paced_tries: vec![0; n],
             results: vec![None; n],
             retry: VecDeque::new(),
             in_flight: 0,
@@ -161,7 +164,9 @@ impl HostScan {
             self.last_icmp_sent = Some(rec.order);
         }
         if !rec.ping {
-            self.pacer.on_icmp(now, answered_try, rec.paced);
+            // An earlier paced try of this slot went unanswered: too fast.
+            let missed_paced = rec.paced && self.paced_tries[rec.slot as usize] >= 2;
+            self.pacer.on_icmp(now, answered_try, missed_paced);
         }
     }
 

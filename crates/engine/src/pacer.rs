@@ -23,7 +23,7 @@ const MARGIN: f64 = 1.08;
 /// was not (additive-increase, multiplicative-decrease on the rate).
 const SPEED_UP: f64 = 0.93;
 const SLOW_DOWN: f64 = 1.25;
-const MIN_INTERVAL: Duration = Duration::from_millis(5);
+const MIN_INTERVAL: Duration = Duration::from_micros(200);
 const MAX_INTERVAL: Duration = Duration::from_secs(5);
 /// Linux's default, when too few arrivals were seen to measure.
 const DEFAULT_INTERVAL: Duration = Duration::from_secs(1);
@@ -44,15 +44,15 @@ impl IcmpPacer {
         self.interval
     }
 
-    /// An ICMP error answered try `try_idx` of a probe; `paced` if that try
-    /// was sent at the paced rate.
-    pub(crate) fn on_icmp(&mut self, now: Instant, try_idx: u8, paced: bool) {
+    /// An ICMP error answered try `try_idx` of a probe; `missed_paced` if an
+    /// earlier try of the same port, sent at the paced rate, went unanswered.
+    pub(crate) fn on_icmp(&mut self, now: Instant, try_idx: u8, missed_paced: bool) {
         self.answers += 1;
+        if !missed_paced && self.interval.is_some() {
+            // Paced probes keep drawing answers: probe a little faster.
+            self.interval = self.interval.map(|i| i.mul_f64(SPEED_UP).max(MIN_INTERVAL));
+        }
         if try_idx == 0 {
-            // A paced first try drew its answer: probe a little faster.
-            if paced {
-                self.interval = self.interval.map(|i| i.mul_f64(SPEED_UP).max(MIN_INTERVAL));
-            }
             return;
         }
         self.late += 1;
@@ -60,7 +60,7 @@ impl IcmpPacer {
         // so their spacing is the refill interval.
         self.arrivals[self.next_slot] = Some(now);
         self.next_slot = (self.next_slot + 1) % self.arrivals.len();
-        if paced {
+        if missed_paced {
             // A paced try went unanswered: the limit is tighter than measured.
             self.interval = self
                 .interval
@@ -100,6 +100,7 @@ impl IcmpPacer {
 }
 
 #[cfg(test)]
+#[allow(clippy::disallowed_methods, clippy::unwrap_used)] // a base instant for the test clock
 mod tests {
     use super::*;
 

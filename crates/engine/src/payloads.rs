@@ -449,6 +449,7 @@ mod tests {
             "ws-discovery" => ws_discovery(p),
             "ssdp" => ssdp(p),
             "ipmi" => ipmi(p),
+            "dtls" => dtls(p),
             other => Err(format!("no structural check for {other:?}: write one")),
         }
     }
@@ -673,8 +674,15 @@ mod tests {
             present.eq_ignore_ascii_case(b"objectClass"),
             "(objectClass=*)",
         )?;
-        field(&mut req, 0x30, "attributes")?;
-        req.done()
+        let mut attributes = Reader(field(&mut req, 0x30, "attributes")?);
+        req.done()?;
+        while !attributes.0.is_empty() {
+            need(
+                !field(&mut attributes, 0x04, "attribute")?.is_empty(),
+                "attribute name",
+            )?;
+        }
+        Ok(())
     }
 
     fn kerberos(p: &[u8]) -> Check {
@@ -799,7 +807,7 @@ mod tests {
         need(r.u16()? == 0, "sequence number 0")?;
         need(r.u16()? == 1, "total datagrams 1")?;
         need(r.u16()? == 0, "reserved 0")?;
-        need(r.0 == b"stats\r\n", "command \"stats\\r\\n\"")
+        need(r.0 == b"version\r\n", "command \"version\\r\\n\"")
     }
 
     fn coap(p: &[u8]) -> Check {
@@ -980,6 +988,64 @@ mod tests {
             "ENCR, PRF, INTEG and D-H",
         )?;
         Ok(groups)
+    }
+
+    fn dtls(p: &[u8]) -> Check {
+        let mut record = Reader(p);
+        need(record.u8()? == 22, "record type handshake")?;
+        need(
+            [0xfeff, 0xfefd].contains(&record.u16()?),
+            "record version DTLS 1.0 or 1.2",
+        )?;
+        need(
+            record.take(8)?.iter().all(|&b| b == 0),
+            "epoch 0, sequence number 0",
+        )?;
+        need(
+            usize::from(record.u16()?) == record.0.len(),
+            "record length",
+        )?;
+        let mut hs = Reader(record.0);
+        need(hs.u8()? == 1, "handshake type ClientHello")?;
+        let len = hs.take(3)?;
+        need(
+            hs.u16()? == 0 && hs.take(3)? == [0, 0, 0],
+            "message_seq 0, offset 0",
+        )?;
+        need(
+            hs.take(3)? == len,
+            "unfragmented: fragment_length == length",
+        )?;
+        let len = usize::from(len[0]) << 16 | usize::from(len[1]) << 8 | usize::from(len[2]);
+        need(len == hs.0.len(), "handshake length")?;
+        client_hello(hs.0)
+    }
+
+    /// RFC 6347 4.2.1 (TLS 1.2's ClientHello plus a cookie).
+    fn client_hello(body: &[u8]) -> Check {
+        let mut r = Reader(body);
+        need(r.u16()? == 0xfefd, "client_version DTLS 1.2")?;
+        r.take(32)?; // random
+        let session = r.u8()?;
+        need(session <= 32, "session_id of at most 32 bytes")?;
+        r.take(usize::from(session))?;
+        let cookie = r.u8()?;
+        r.take(usize::from(cookie))?;
+        let suites = usize::from(r.u16()?);
+        need(suites >= 2 && suites % 2 == 0, "cipher suites: whole pairs")?;
+        r.take(suites)?;
+        let methods = usize::from(r.u8()?);
+        need(r.take(methods)?.contains(&0), "null compression offered")?;
+        need(usize::from(r.u16()?) == r.0.len(), "extensions length")?;
+        let mut seen = Vec::new();
+        while !r.0.is_empty() {
+            let kind = r.u16()?;
+            need(!seen.contains(&kind), "extension repeated")?;
+            seen.push(kind);
+            let len = usize::from(r.u16()?);
+            r.take(len)?;
+        }
+        Ok(())
     }
 
     fn l2tp(p: &[u8]) -> Check {

@@ -353,6 +353,10 @@ impl Scan {
             host.next_send_at = Some(now + delay);
         }
         let paced = udp && host.pacer.interval().is_some();
+        if paced && !ping {
+            let n = &mut host.paced_tries[slot as usize];
+            *n = n.saturating_add(1);
+        }
         if let Some(gap) = host.pacer.interval().filter(|_| udp) {
             host.udp_next_at = Some(now + gap.max(delay));
         }
@@ -601,6 +605,11 @@ impl Scan {
             if let Some(rec) = self.outstanding.remove(&id) {
                 self.expire(rec, ProbeId(id), now);
             }
+        }
+        // Gates that have opened are no longer timers to wake for.
+        for h in self.active.values_mut() {
+            h.next_send_at = h.next_send_at.filter(|t| *t > now);
+            h.udp_next_at = h.udp_next_at.filter(|t| *t > now);
         }
         self.expire_hosts(now);
     }

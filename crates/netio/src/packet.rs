@@ -15,6 +15,15 @@
 //!
 //! The socket is created listening to nothing, gets its filter, and only then
 //! is bound to `ETH_P_ALL`, so no unfiltered packet is ever queued.
+//!
+//! Loopback: the kernel takes a packet written to `lo` here as one received
+//! from outside. IPv4 then drops as a martian any packet whose source address
+//! is the host's own (the usual case when scanning one's own addresses)
+//! unless `net.ipv4.conf.lo.accept_local` is 1, and 127.0.0.0/8 unless
+//! `route_localnet` is set too. IPv6 (`::1` included) is not affected. Send
+//! IPv4 probes that route via `lo` with
+//! [`RawIpSender`](crate::rawip::RawIpSender) instead; their replies are read
+//! here as usual.
 
 use crate::bpf::Program;
 use std::fmt;
@@ -30,6 +39,8 @@ pub(crate) const MAX_MSGS: usize = 64;
 const RCVBUF: libc::c_int = 8 << 20;
 /// Send buffer asked for, so a batch is not cut short by buffer accounting.
 const SNDBUF: libc::c_int = 4 << 20;
+/// An integer socket option's "on".
+pub(crate) const ON: libc::c_int = 1;
 /// `sll_pkttype` of a packet this host sends.
 const PACKET_OUTGOING: u8 = libc::PACKET_OUTGOING;
 
@@ -83,7 +94,7 @@ impl PacketSocket {
         let fd = packet_socket()?;
         attach_filter(&fd, filter)?;
         // Best effort: older kernels lack it, and the filter covers for it.
-        let _ = setsockopt(&fd, libc::SOL_PACKET, libc::PACKET_IGNORE_OUTGOING, &1);
+        let _ = setsockopt(&fd, libc::SOL_PACKET, libc::PACKET_IGNORE_OUTGOING, &ON);
         grow_buffers(&fd);
         bind_all_protocols(&fd, index)?;
         Ok(PacketSocket { fd, ifindex })
@@ -95,8 +106,10 @@ impl PacketSocket {
     }
 
     /// Hands packets straight to the driver, skipping the queueing discipline
-    /// (`PACKET_QDISC_BYPASS`): cheaper, but nothing (tc, tcpdump on the
-    /// interface) sees them and a full device queue drops instead of pushing back.
+    /// (`PACKET_QDISC_BYPASS`): cheaper on a device with a real queue, but
+    /// traffic control (shaping, qdisc statistics) no longer sees the probes.
+    /// A busy device still pushes back (`ENOBUFS`). Off by default; on veth and
+    /// loopback, which have no queue, it made no measurable difference.
     pub fn set_qdisc_bypass(&self, on: bool) -> io::Result<()> {
         let on = libc::c_int::from(on);
         setsockopt(&self.fd, libc::SOL_PACKET, libc::PACKET_QDISC_BYPASS, &on)
@@ -147,8 +160,10 @@ impl PacketSocket {
     /// packets the filter accepted (dropped ones included), and packets
     /// dropped because the receive buffer was full.
     pub fn stats(&self) -> io::Result<(u32, u32)> {
-        // SAFETY: tpacket_stats is two integers; all zeros is a valid value.
-        let mut st: libc::tpacket_stats = unsafe { zeroed() };
+        let mut st = libc::tpacket_stats {
+            tp_packets: 0,
+            tp_drops: 0,
+        };
         let mut len = size_of::<libc::tpacket_stats>() as libc::socklen_t;
         // SAFETY: `st` and `len` are live, writable, and `len` is st's size.
         let rc = unsafe {
@@ -191,8 +206,7 @@ impl RxBatch {
     /// Storage for `n` packets (at least one).
     pub fn new(n: usize) -> RxBatch {
         let n = n.max(1);
-        // SAFETY: sockaddr_ll is plain integers and bytes; all zeros is valid.
-        let addr: libc::sockaddr_ll = unsafe { zeroed() };
+        let addr = sockaddr_ll(0, 0);
         RxBatch {
             data: vec![0; n * RX_SLOT_LEN],
             lens: vec![0; n],
@@ -303,7 +317,7 @@ pub(crate) fn sendmmsg(fd: &OwnedFd, hdrs: &mut [libc::mmsghdr]) -> io::Result<u
     Ok(n as usize)
 }
 
-/// The ethertype for an IP packet, by its version nibble.
+/// The IP version (4 or 6) from a packet's first nibble; `None` for anything else.
 pub(crate) fn ip_version(data: &[u8]) -> Option<u8> {
     match data.first()? >> 4 {
         v @ (4 | 6) => Some(v),
@@ -316,11 +330,7 @@ fn tx_addr(ifindex: i32, p: &TxPacket<'_>) -> Option<libc::sockaddr_ll> {
         4 => libc::ETH_P_IP,
         _ => libc::ETH_P_IPV6,
     };
-    // SAFETY: sockaddr_ll is plain integers and bytes; all zeros is valid.
-    let mut addr: libc::sockaddr_ll = unsafe { zeroed() };
-    addr.sll_family = libc::AF_PACKET as u16;
-    addr.sll_protocol = (ethertype as u16).to_be();
-    addr.sll_ifindex = ifindex;
+    let mut addr = sockaddr_ll(ifindex, ethertype);
     addr.sll_halen = 6;
     addr.sll_addr[..6].copy_from_slice(&p.next_hop_mac);
     Some(addr)
@@ -406,6 +416,19 @@ fn recv_chunk(fd: &OwnedFd, bufs: &mut RxBatch, want: usize) -> io::Result<usize
     Ok(got)
 }
 
+/// An AF_PACKET address for `ethertype` on `ifindex`, without a link address.
+fn sockaddr_ll(ifindex: i32, ethertype: libc::c_int) -> libc::sockaddr_ll {
+    libc::sockaddr_ll {
+        sll_family: libc::AF_PACKET as u16,
+        sll_protocol: (ethertype as u16).to_be(),
+        sll_ifindex: ifindex,
+        sll_hatype: 0,
+        sll_pkttype: 0,
+        sll_halen: 0,
+        sll_addr: [0; 8],
+    }
+}
+
 fn invalid(what: &'static str) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidInput, what)
 }
@@ -468,11 +491,7 @@ pub(crate) fn grow_buffers(fd: &OwnedFd) {
 
 /// Binds to `ETH_P_ALL` on interface `ifindex` (0: every interface).
 fn bind_all_protocols(fd: &OwnedFd, ifindex: i32) -> io::Result<()> {
-    // SAFETY: sockaddr_ll is plain integers and bytes; all zeros is valid.
-    let mut addr: libc::sockaddr_ll = unsafe { zeroed() };
-    addr.sll_family = libc::AF_PACKET as u16;
-    addr.sll_protocol = (libc::ETH_P_ALL as u16).to_be();
-    addr.sll_ifindex = ifindex;
+    let addr = sockaddr_ll(ifindex, libc::ETH_P_ALL);
     // SAFETY: `addr` is a live sockaddr_ll and the length passed is its size.
     let rc = unsafe {
         libc::bind(

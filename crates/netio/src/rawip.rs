@@ -10,7 +10,7 @@
 //! never receive: replies are read with a
 //! [`PacketSocket`](crate::packet::PacketSocket) opened on all interfaces.
 
-use crate::packet::{grow_buffers, ip_version, send_all, sendmmsg, setsockopt, MAX_MSGS};
+use crate::packet::{grow_buffers, ip_version, send_all, sendmmsg, setsockopt, MAX_MSGS, ON};
 use std::fmt;
 use std::io;
 use std::mem::{size_of, zeroed};
@@ -64,7 +64,7 @@ impl RawIpSender {
             Some(fd) => fd,
             None => {
                 let fd = raw_socket(libc::AF_INET6)?;
-                setsockopt(&fd, libc::IPPROTO_IPV6, libc::IPV6_HDRINCL, &1)?;
+                setsockopt(&fd, libc::IPPROTO_IPV6, libc::IPV6_HDRINCL, &ON)?;
                 fd
             }
         };

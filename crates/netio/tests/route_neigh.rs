@@ -37,7 +37,7 @@ const P2_MAC: [u8; 6] = [0x02, 0x00, 0x5e, 0xc9, 0x00, 0x02];
 const WAIT: Duration = Duration::from_millis(300);
 
 fn ip(s: &str) -> IpAddr {
-    s.parse().unwrap()
+    s.parse().expect("an address literal")
 }
 
 fn mac_str(m: [u8; 6]) -> String {
@@ -121,9 +121,9 @@ fn two_links() -> Lab {
 /// link-local address exists (it appears when the link comes up; waits at
 /// most two seconds).
 fn link_with_link_local(name: &str) -> Interface {
-    let link = iface::by_name(name).unwrap();
+    let link = iface::by_name(name).expect("the interface");
     for _ in 0..100 {
-        let addrs = iface::addresses(link.index).unwrap();
+        let addrs = iface::addresses(link.index).expect("its addresses");
         if addrs
             .iter()
             .any(|a| matches!(a, IpAddr::V6(v6) if v6.segments()[0] == 0xfe80))
@@ -136,7 +136,7 @@ fn link_with_link_local(name: &str) -> Interface {
 }
 
 fn index_of(name: &str) -> u32 {
-    iface::by_name(name).unwrap().index
+    iface::by_name(name).expect("the interface").index
 }
 
 #[test]

@@ -346,10 +346,8 @@ pub fn read_xml(path: &str) -> XmlScan {
         },
     )
     .unwrap_or_else(|e| panic!("{path}: not XML: {e}"));
-    let info = doc
-        .descendants()
-        .find(|n| n.has_tag_name("scaninfo") && n.attribute("protocol") == Some("tcp"));
-    let info = info.unwrap_or_else(|| panic!("{path}: no tcp scaninfo"));
+    let info = doc.descendants().find(|n| n.has_tag_name("scaninfo"));
+    let info = info.unwrap_or_else(|| panic!("{path}: no scaninfo"));
     let scanned = expand_ports(info.attribute("services").expect("scaninfo@services"));
     let mut hosts = Hosts::new();
     for host in doc.descendants().filter(|n| n.has_tag_name("host")) {

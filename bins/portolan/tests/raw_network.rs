@@ -1,0 +1,160 @@
+//! Raw-packet scans (-sS, -sF, -sN, -sX, -sM, -sA, -sW, -sU) of the real lab
+//! network (tests/net/lab.py), checked against the known truth and against
+//! Nmap running the same scan on the same network. Needs root and `ip netns`
+//! (CI has both); without them every test fails with a message saying so.
+
+#[allow(dead_code)] // shared with network.rs, which uses all of it
+mod common;
+
+use common::{assert_none, expand_ports, mismatches, read_jsonl, read_xml, state_mismatches, Lab};
+
+const SPEC: &str = "1-1100,3306,3389,5432,8080,8081,8443,9999,40000,50000";
+
+/// Our states against Nmap's for scan type `flag`, on the steady hosts.
+fn agrees_with_nmap(lab: &Lab, flag: &str, spec: &str, family6: bool) {
+    let steady: Vec<_> = lab.hosts.iter().filter(|h| !h.lossy).collect();
+    let addr = |h: &common::HostTruth| match family6 {
+        true => h.v6.clone(),
+        false => Some(h.v4.clone()),
+    };
+    let targets: Vec<String> = steady.iter().filter_map(|h| addr(h)).collect();
+    let ours = lab.out(&format!("ours{flag}.jsonl"));
+    let theirs = lab.out(&format!("nmap{flag}.xml"));
+    let mut cmd = vec![flag, "-Pn", "-n", "-T4", "-p", spec, "-oJ", &ours];
+    let mut ncmd = vec![flag, "-Pn", "-n", "-T4", "-p", spec, "-oX", &theirs];
+    if family6 {
+        cmd.push("-6");
+        ncmd.push("-6");
+    }
+    cmd.extend(targets.iter().map(String::as_str));
+    ncmd.extend(targets.iter().map(String::as_str));
+    lab.portolan(&cmd).ok(&format!("portolan {flag}"));
+    lab.nmap(&ncmd).ok(&format!("nmap {flag}"));
+    let ours = read_jsonl(&ours);
+    let theirs = read_xml(&theirs);
+    assert_eq!(
+        ours.hosts.len(),
+        targets.len(),
+        "{flag}: every host reported"
+    );
+    let mut bad = Vec::new();
+    for (addr, ports) in &ours.hosts {
+        let nm = theirs
+            .hosts
+            .iter()
+            .find(|(a, _)| a.parse::<std::net::IpAddr>().ok() == addr.parse().ok())
+            .map(|(_, p)| p)
+            .unwrap_or_else(|| panic!("nmap has no result for {addr}"));
+        for m in state_mismatches(ports, nm) {
+            bad.push(format!("{flag} {addr}: {m} (portolan vs nmap)"));
+        }
+    }
+    assert_none(&format!("{flag} against nmap"), &bad);
+}
+
+#[test]
+fn syn_scan_matches_truth_on_every_host_including_lossy() {
+    let lab = Lab::up("syn");
+    let out = lab.out("syn.jsonl");
+    let targets: Vec<String> = lab.hosts.iter().map(|h| h.v4.clone()).collect();
+    let mut cmd = vec!["-sS", "-Pn", "-n", "-T4", "-p", SPEC, "-oJ", &out];
+    cmd.extend(targets.iter().map(String::as_str));
+    lab.portolan(&cmd).ok("portolan -sS");
+    let scan = read_jsonl(&out);
+    let scanned = expand_ports(SPEC);
+    let mut bad = Vec::new();
+    for h in &lab.hosts {
+        let got = scan
+            .hosts
+            .get(&h.v4)
+            .unwrap_or_else(|| panic!("no result for {}", h.v4));
+        // The truth is written for connect scans: closed ports say
+        // conn-refused where a SYN scan says reset. States must match.
+        let states_only: Vec<String> = mismatches(h, &scanned, got)
+            .into_iter()
+            .filter(|m| !m.contains("conn-refused"))
+            .collect();
+        bad.extend(states_only);
+    }
+    assert_none("-sS on h1..h4", &bad);
+}
+
+#[test]
+fn syn_scan_agrees_with_nmap_over_ipv4_and_ipv6() {
+    let lab = Lab::up("synnm");
+    agrees_with_nmap(&lab, "-sS", SPEC, false);
+    agrees_with_nmap(&lab, "-sS", SPEC, true);
+}
+
+#[test]
+fn stealth_ack_and_window_scans_agree_with_nmap() {
+    let lab = Lab::up("stealth");
+    let spec = "1-200,3306,3389,5432,8080,8081,9999,40000,50000";
+    for flag in ["-sF", "-sN", "-sX", "-sM", "-sA", "-sW"] {
+        agrees_with_nmap(&lab, flag, spec, false);
+    }
+}
+
+#[test]
+fn udp_scan_agrees_with_nmap_over_ipv4_and_ipv6() {
+    let lab = Lab::up("udp");
+    agrees_with_nmap(&lab, "-sU", "1-100,123,161", false);
+    agrees_with_nmap(&lab, "-sU", "1-100,123,161", true);
+}
+
+#[test]
+fn without_raw_privileges_syn_falls_back_and_udp_is_refused() {
+    let lab = Lab::up("unpriv");
+    let h1 = lab.host("h1");
+    let out = lab.out("unpriv.jsonl");
+    let drop = [
+        "--inh-caps=-all",
+        "--bounding-set=-all",
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+    ];
+    let bin = env!("CARGO_BIN_EXE_portolan");
+    let mut args: Vec<&str> = drop.to_vec();
+    args.extend([bin, "-Pn", "-n", "-p", "22,23,80,81", "-oJ", &out, &h1.v4]);
+    // The output directory must be writable by the unprivileged user.
+    std::process::Command::new("chmod")
+        .args([
+            "0777",
+            std::path::Path::new(&out)
+                .parent()
+                .unwrap()
+                .to_str()
+                .unwrap(),
+        ])
+        .status()
+        .unwrap();
+    let run = lab
+        .in_scanner("setpriv", &args)
+        .ok("unprivileged default scan");
+    assert!(
+        run.stderr.contains("falling back to a TCP connect scan")
+            || run.stdout.contains("falling back to a TCP connect scan"),
+        "says it falls back: {}",
+        run.stderr
+    );
+    let scan = read_jsonl(&out);
+    assert_eq!(scan.hosts[&h1.v4][&22].state, "open");
+    assert_eq!(
+        scan.hosts[&h1.v4][&81].reason.as_deref(),
+        Some("conn-refused")
+    );
+    let mut args: Vec<&str> = drop.to_vec();
+    args.extend([bin, "-sU", "-Pn", "-p", "53", &h1.v4]);
+    let run = lab.in_scanner("setpriv", &args);
+    assert_eq!(
+        run.code, 2,
+        "-sU without privileges exits 2: {}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("-sU") && run.stderr.contains("CAP_NET_RAW"),
+        "{}",
+        run.stderr
+    );
+}
