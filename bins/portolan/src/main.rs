@@ -80,12 +80,12 @@ fn run(cli: &cli::Cli, typed: &str) -> Result<ExitCode> {
     let targets: Box<dyn Iterator<Item = portolan_targets::Target> + Send> =
         Box::new(plan.targets.clone().into_iter_seeded(seed));
     let mut raw_net = None;
+    let paths = Paths::shared();
     let targets = match plan.config.raw {
         Some(raw) => {
-            let paths = Paths::shared();
             let last = raw.base_port + (portolan_engine::probe::TRY_PORTS - 1);
             raw_net = Some(RawNet::new(paths.clone(), raw.base_port..=last));
-            Box::new(Prefetch::new(targets, paths))
+            Box::new(Prefetch::new(targets, paths.clone()))
         }
         None => targets,
     };
@@ -107,6 +107,15 @@ fn run(cli: &cli::Cli, typed: &str) -> Result<ExitCode> {
         None => run_connect_scan(scan, &mut ctx, &clock)?,
     };
     plan.sink.end(&summary(&stats, &clock))?;
+    let unroutable = std::mem::take(
+        &mut paths
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .unroutable,
+    );
+    for (addr, why) in unroutable {
+        eprintln!("Warning: nothing was sent to {addr} ({why}); its ports read as unanswered.");
+    }
     Ok(if stats.interrupted {
         ExitCode::from(130)
     } else {

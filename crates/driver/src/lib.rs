@@ -121,9 +121,6 @@ pub fn run_raw_scan(
         net.flush()?;
         drain_events(&mut scan, ctx, clock, &mut stats)?;
         if scan.is_finished() {
-            if std::env::var_os("PORTOLAN_DEBUG").is_some() {
-                eprintln!("{:?} {:?}", scan.progress(), net.stats);
-            }
             break;
         }
         let wait = wait_for(&mut scan, clock.now());

@@ -54,19 +54,6 @@ impl Paths {
         self.paths.get(&dst).copied()
     }
 
-    /// Interfaces that known paths leave by.
-    pub fn ifindexes(&self) -> Vec<u32> {
-        let mut v: Vec<u32> = self.paths.values().map(|p| p.ifindex).collect();
-        v.sort_unstable();
-        v.dedup();
-        v
-    }
-
-    /// Forgets a finished target's path (next hops stay cached).
-    pub fn forget(&mut self, dst: IpAddr) {
-        self.paths.remove(&dst);
-    }
-
     /// Resolves the paths of `dsts` not yet known.
     pub fn prepare(&mut self, dsts: &[IpAddr]) {
         let mut want: HashMap<(u32, bool), (IpAddr, Vec<IpAddr>)> = HashMap::new();

@@ -9,7 +9,7 @@ use portolan_engine::{ProbeKind, ProbeSpec};
 use portolan_netio::bpf;
 use portolan_netio::packet::{PacketSocket, RxBatch, TxPacket};
 use portolan_netio::rawip::RawIpSender;
-use portolan_wire::probe::{emit_tcp, emit_udp, IpParams, TcpProbe, UdpProbe, MAX_PROBE_LEN};
+use portolan_wire::probe::{emit_tcp, emit_udp, EmitError, IpParams, MAX_PROBE_LEN};
 use std::collections::HashMap;
 use std::io;
 use std::ops::RangeInclusive;
@@ -40,6 +40,8 @@ pub struct RawNet {
     /// Built packets waiting for the next flush: (path, bytes).
     queue: Vec<(Path, Vec<u8>)>,
     rx: RxBatch,
+    /// Where each probe is built before its bytes are queued.
+    scratch: Box<[u8; MAX_PROBE_LEN]>,
     ip_id: u16,
     pub stats: RawStats,
 }
@@ -63,23 +65,10 @@ impl RawNet {
             fallback: None,
             queue: Vec::with_capacity(BATCH),
             rx: RxBatch::new(BATCH),
+            scratch: Box::new([0; MAX_PROBE_LEN]),
             ip_id: 0x4a11,
             stats: RawStats::default(),
         }
-    }
-
-    /// Opens the socket of every interface a path uses so far (and the raw
-    /// IP fallback), so privileges can be dropped afterwards.
-    pub fn open_known(&mut self) -> io::Result<()> {
-        let paths = self.paths.clone();
-        let p = paths.lock().unwrap_or_else(PoisonError::into_inner);
-        for ifindex in p.ifindexes() {
-            self.socket(ifindex)?;
-        }
-        if self.fallback.is_none() {
-            self.fallback = RawIpSender::open().ok();
-        }
-        Ok(())
     }
 
     fn socket(&mut self, ifindex: u32) -> io::Result<&mut PacketSocket> {
@@ -105,7 +94,6 @@ impl RawNet {
         };
         // Replies come back on the path's interface, whichever way we send.
         self.socket(path.ifindex)?;
-        let mut buf = vec![0u8; MAX_PROBE_LEN];
         self.ip_id = self.ip_id.wrapping_add(1);
         let ip = IpParams {
             src: path.src,
@@ -113,15 +101,11 @@ impl RawNet {
             ttl: TTL,
             ip_id: self.ip_id,
         };
-        let len = match build(&mut buf, &ip, &spec.kind) {
-            Ok(n) => n,
-            Err(_) => {
-                self.stats.dropped += 1;
-                return Ok(());
-            }
+        let Ok(len) = build(&mut self.scratch, &ip, &spec.kind) else {
+            self.stats.dropped += 1;
+            return Ok(());
         };
-        buf.truncate(len);
-        self.queue.push((path, buf));
+        self.queue.push((path, self.scratch[..len].to_vec()));
         if self.queue.len() >= BATCH {
             self.flush()?;
         }
@@ -229,44 +213,12 @@ impl RawNet {
 }
 
 fn build(
-    buf: &mut [u8],
+    buf: &mut [u8; MAX_PROBE_LEN],
     ip: &IpParams,
     kind: &ProbeKind,
-) -> Result<usize, portolan_wire::probe::EmitError> {
-    match *kind {
-        ProbeKind::Tcp {
-            sport,
-            dport,
-            seq,
-            ack,
-            flags,
-            window,
-            mss,
-        } => emit_tcp(
-            buf,
-            ip,
-            &TcpProbe {
-                sport,
-                dport,
-                seq,
-                ack,
-                flags,
-                window,
-                mss,
-            },
-        ),
-        ProbeKind::Udp {
-            sport,
-            dport,
-            payload,
-        } => emit_udp(
-            buf,
-            ip,
-            &UdpProbe {
-                sport,
-                dport,
-                payload,
-            },
-        ),
+) -> Result<usize, EmitError> {
+    match kind {
+        ProbeKind::Tcp(tcp) => emit_tcp(buf, ip, tcp),
+        ProbeKind::Udp(udp) => emit_udp(buf, ip, udp),
     }
 }

@@ -20,15 +20,9 @@ use siphasher::sip::SipHasher13;
 use std::hash::Hasher;
 use std::net::IpAddr;
 
-/// TCP header flag bits.
-pub mod flags {
-    pub const FIN: u8 = 0x01;
-    pub const SYN: u8 = 0x02;
-    pub const RST: u8 = 0x04;
-    pub const PSH: u8 = 0x08;
-    pub const ACK: u8 = 0x10;
-    pub const URG: u8 = 0x20;
-}
+/// TCP header flag bits (the wire crate's).
+pub use portolan_wire::probe::tcp_flags as flags;
+use portolan_wire::probe::{TcpProbe, UdpProbe};
 
 /// Source ports used per scan: `base ..= base + TRY_PORTS - 1`.
 pub const TRY_PORTS: u16 = 16;
@@ -106,21 +100,8 @@ pub struct ProbeSpec {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProbeKind {
-    Tcp {
-        sport: u16,
-        dport: u16,
-        seq: u32,
-        ack: u32,
-        flags: u8,
-        window: u16,
-        /// Carry an MSS option, as a SYN from a real stack does.
-        mss: bool,
-    },
-    Udp {
-        sport: u16,
-        dport: u16,
-        payload: &'static [u8],
-    },
+    Tcp(TcpProbe),
+    Udp(UdpProbe<'static>),
 }
 
 /// A reply reduced to what the engine needs, keyed by the scanned host.

@@ -17,6 +17,7 @@ use crate::rate::RateLimiter;
 use crate::timing::{RttEstimator, TimingParams, Window};
 use portolan_model::{HostTimes, PortResult, PortState, Protocol, Reason};
 use portolan_targets::Target;
+use portolan_wire::probe::{TcpProbe, UdpProbe};
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
@@ -404,7 +405,7 @@ impl Scan {
         let kind = match (proto, raw.tcp) {
             (Protocol::Tcp, Some(tcp)) => {
                 let seq = probe::cookie(raw.key, dst, dport, sport);
-                ProbeKind::Tcp {
+                ProbeKind::Tcp(TcpProbe {
                     sport,
                     dport,
                     seq,
@@ -412,13 +413,13 @@ impl Scan {
                     flags: tcp.flags,
                     window: 1024,
                     mss: tcp.flags & probe::flags::SYN != 0,
-                }
+                })
             }
-            _ => ProbeKind::Udp {
+            _ => ProbeKind::Udp(UdpProbe {
                 sport,
                 dport,
                 payload: crate::payloads::udp_payload(dport),
-            },
+            }),
         };
         Transmit::Probe(ProbeSpec { dst, kind })
     }

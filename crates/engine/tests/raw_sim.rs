@@ -209,15 +209,11 @@ impl Sim {
 
     fn reply(&mut self, h: &Host, p: &ProbeSpec, now: Instant) -> Option<Answer> {
         match p.kind {
-            ProbeKind::Tcp {
-                sport,
-                dport,
-                seq,
-                ack,
-                flags: f,
-                ..
-            } => self.tcp_reply(h, p.dst, (sport, dport), (seq, ack, f), now),
-            ProbeKind::Udp { sport, dport, .. } => {
+            ProbeKind::Tcp(t) => {
+                self.tcp_reply(h, p.dst, (t.sport, t.dport), (t.seq, t.ack, t.flags), now)
+            }
+            ProbeKind::Udp(u) => {
+                let (sport, dport) = (u.sport, u.dport);
                 let mk = |kind| answer(p.dst, Protocol::Udp, dport, sport, kind);
                 if h.udp_open.contains(&dport) {
                     Some(mk(AnswerKind::Udp))
@@ -460,7 +456,7 @@ fn ack_scan_reports_unfiltered_and_filtered() {
 }
 
 #[test]
-fn udp_under_linux_icmp_rate_limit_is_exact_and_paced() {
+fn udp_under_linux_icmp_rate_limit_is_exact() {
     let udp: Vec<u16> = (1..=100).chain([123, 161, 500]).collect();
     let mut host = lan_host();
     host.icmp_limit = Some((6.0, Duration::from_secs(1)));
@@ -546,9 +542,10 @@ fn replies_for_the_wrong_port_or_source_port_are_strays() {
     let Some(Transmit::Probe(p)) = scan.poll_transmit(now) else {
         panic!("no probe");
     };
-    let ProbeKind::Tcp { sport, seq, .. } = p.kind else {
+    let ProbeKind::Tcp(tcp) = p.kind else {
         panic!("not TCP");
     };
+    let (sport, seq) = (tcp.sport, tcp.seq);
     assert!((BASE_PORT..BASE_PORT + TRY_PORTS).contains(&sport));
     let good = AnswerKind::Tcp {
         seq: 1,

@@ -103,7 +103,7 @@ const MSS_OPTION: [u8; 4] = [2, 4, (SYN_MSS >> 8) as u8, SYN_MSS as u8];
 const TCP_PROBE_MAX: usize = field::ipv6::HEADER_LEN + field::tcp::HEADER_LEN + MSS_OPTION.len();
 
 /// Network-layer fields of a probe.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct IpParams {
     pub src: IpAddr,
     pub dst: IpAddr,
@@ -114,7 +114,7 @@ pub struct IpParams {
 }
 
 /// Transport fields of a TCP probe. The probe carries no payload.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TcpProbe {
     pub sport: u16,
     pub dport: u16,
@@ -135,7 +135,7 @@ impl TcpProbe {
 }
 
 /// Transport fields of a UDP probe.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct UdpProbe<'a> {
     pub sport: u16,
     pub dport: u16,
