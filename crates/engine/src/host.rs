@@ -1,7 +1,7 @@
 //! Per-host scan state: which ports are settled, how often each was tried,
 //! round-trip estimate, congestion window, measured loss and ICMP pacing.
 
-use crate::pacer::IcmpPacer;
+use crate::pacer::{IcmpEvent, IcmpPacer};
 use crate::timing::{RttEstimator, TimingParams, Window};
 use portolan_model::{PortState, Reason};
 use portolan_targets::{Permutation, Target};
@@ -44,6 +44,9 @@ pub(crate) struct Outstanding {
     pub ping: bool,
     /// Sent while the host's ICMP pacing was in force.
     pub paced: bool,
+    /// A UDP retry sent a full refill after the previous UDP probe: its
+    /// silence is evidence even on a host that rations ICMP.
+    pub strong: bool,
 }
 
 #[derive(Debug)]
@@ -54,6 +57,13 @@ pub(crate) struct HostScan {
     pub tries: Vec<u8>,
     /// Tries of each slot sent while ICMP pacing was in force.
     pub paced_tries: Vec<u8>,
+    /// UDP on a host that answers closed ports with ICMP: the silent tries
+    /// of each slot that count as evidence (vouched for by a later ICMP
+    /// answer, and strong if the host was ever seen rationing its answers).
+    pub evidence: Vec<u8>,
+    /// Silent UDP tries waiting for a later ICMP answer to vouch for them:
+    /// (send order, slot, strong).
+    pub parked: VecDeque<(u64, u32, bool)>,
     pub results: Vec<Option<Settled>>,
     pub retry: VecDeque<u32>,
     pub in_flight: usize,
@@ -66,6 +76,8 @@ pub(crate) struct HostScan {
     pub next_send_at: Option<Instant>,
     /// Earliest time the next UDP probe may go, while ICMP pacing is in force.
     pub udp_next_at: Option<Instant>,
+    /// When the latest UDP probe to the host went.
+    pub last_udp_at: Option<Instant>,
     /// Send order of the latest-sent probe that was answered: silence from a
     /// probe sent after it is not yet evidence of filtering.
     pub last_answer_sent: Option<u64>,
@@ -77,11 +89,18 @@ pub(crate) struct HostScan {
     pub ping_port: Option<(u32, PingRank)>,
     pub ping_wanted: bool,
     pub ping_out: bool,
+    /// The last ping went unanswered (so the next answer to one is late).
+    pub ping_silenced: bool,
     /// Tries spent on ports that answered, and how many of those were lost
     /// (every try before the answered one): the host's measured loss rate.
     pub answered_tries: u32,
     pub lost_tries: u32,
     pub pacer: IcmpPacer,
+    /// When the latest paced try of each UDP slot that went silent was sent
+    /// (until the slot settles): a later answer dates the miss.
+    pub paced_silent_at: HashMap<u32, Instant>,
+    /// UDP slots whose latest strong try went silent (until they settle).
+    pub strong_silent: std::collections::HashSet<u32>,
     /// Raw scans: the outstanding probe of each slot that has one.
     pub out: HashMap<u32, u64>,
 }
@@ -94,6 +113,8 @@ impl HostScan {
             next_fresh: 0,
             tries: vec![0; n],
             paced_tries: vec![0; n],
+            evidence: vec![0; n],
+            parked: VecDeque::new(),
             results: vec![None; n],
             retry: VecDeque::new(),
             in_flight: 0,
@@ -104,15 +125,19 @@ impl HostScan {
             started: now,
             next_send_at: None,
             udp_next_at: None,
+            last_udp_at: None,
             last_answer_sent: None,
             last_icmp_sent: None,
             backoff: 0,
             ping_port: None,
             ping_wanted: false,
             ping_out: false,
+            ping_silenced: false,
             answered_tries: 0,
             lost_tries: 0,
             pacer: IcmpPacer::default(),
+            paced_silent_at: HashMap::new(),
+            strong_silent: std::collections::HashSet::new(),
             out: HashMap::new(),
         }
     }
@@ -138,6 +163,32 @@ impl HostScan {
         1 + t.max_retries.max(t.max_retries_lossy)
     }
 
+    /// Tries of a silent UDP port, on a host answering closed ports with
+    /// ICMP, that must count as evidence before it is called open|filtered.
+    /// Under pacing these are strong tries (see [`Outstanding::strong`]);
+    /// otherwise as for any port.
+    pub(crate) fn udp_evidence_needed(&self, t: &TimingParams) -> u8 {
+        if self.pacer.interval().is_none() {
+            return self.allowed_tries(t);
+        }
+        // Strong tries find a token, so only loss silences a closed port
+        // through them: enough that, at the loss rate strong tries showed
+        // (assumed one in ten until they show better), fewer than
+        // [`MISSES_PER_HOST`] closed ports are misread.
+        let misses = f64::from(self.pacer.strong_misses);
+        let total = misses + f64::from(self.pacer.strong_answers);
+        let q = (misses + 1.0) / (total + 10.0);
+        let per_port = MISSES_PER_HOST / self.results.len().max(1) as f64;
+        let needed = (per_port.ln() / q.ln()).ceil().clamp(2.0, 255.0) as u8;
+        needed.min(Self::ceiling(t).max(2))
+    }
+
+    /// Tries after which a UDP port is given up on even without evidence
+    /// (a host that stopped answering altogether).
+    pub(crate) fn udp_try_cap(t: &TimingParams) -> u8 {
+        Self::ceiling(t).saturating_mul(3)
+    }
+
     /// Books an answer to `rec`, which answered try `answered_try`.
     pub(crate) fn note_answer(&mut self, rec: &Outstanding, answered_try: u8, rank: PingRank) {
         self.max_answered_try = self.max_answered_try.max(answered_try);
@@ -160,13 +211,55 @@ impl HostScan {
 
     /// Books an ICMP error answering `rec`.
     pub(crate) fn note_icmp(&mut self, now: Instant, rec: &Outstanding, answered_try: u8) {
-        if self.last_icmp_sent.is_none_or(|o| o < rec.order) {
+        let current = rec.ping || answered_try == rec.try_idx;
+        if current && self.last_icmp_sent.is_none_or(|o| o < rec.order) {
             self.last_icmp_sent = Some(rec.order);
         }
-        if !rec.ping {
-            // An earlier paced try of this slot went unanswered: too fast.
-            let missed_paced = rec.paced && self.paced_tries[rec.slot as usize] >= 2;
-            self.pacer.on_icmp(now, answered_try, missed_paced);
+        if rec.ping {
+            let late = std::mem::take(&mut self.ping_silenced);
+            let ev = IcmpEvent {
+                late,
+                ..IcmpEvent::default()
+            };
+            self.pacer.on_icmp(now, ev);
+            return;
+        }
+        // The answer is to the latest try: earlier paced tries of the slot
+        // went unanswered (misses: the pace was too fast).
+        let current = rec.paced && answered_try == rec.try_idx;
+        let misses = if current {
+            self.paced_tries[rec.slot as usize].saturating_sub(1)
+        } else {
+            0
+        };
+        let missed_at = self.paced_silent_at.remove(&rec.slot);
+        if self.strong_silent.remove(&rec.slot) {
+            self.pacer.strong_misses += 1;
+        }
+        if rec.strong && answered_try == rec.try_idx {
+            self.pacer.strong_answers += 1;
+        }
+        let ev = IcmpEvent {
+            late: answered_try > 0,
+            paced: current,
+            misses,
+            missed_at: missed_at.filter(|_| current),
+            feedback: self.rtt.timeout(),
+        };
+        self.pacer.on_icmp(now, ev);
+    }
+
+    /// Probes this host may have in flight: its window, or under ICMP
+    /// pacing as many as the pace puts out in one probe timeout (the pace,
+    /// not the window, then limits the rate).
+    pub(crate) fn allowed_in_flight(&self) -> usize {
+        let window = self.window.allowed();
+        match self.pacer.interval() {
+            Some(gap) if !gap.is_zero() => {
+                let per_timeout = self.rtt.timeout().as_secs_f64() / gap.as_secs_f64();
+                window.max(per_timeout.ceil() as usize + 1)
+            }
+            _ => window,
         }
     }
 

@@ -292,6 +292,19 @@ impl Scan {
         let n_slots = self.slot_count() as u64;
         let tcp_len = self.cfg.tcp_ports.len();
         let host = self.active.get_mut(&key)?;
+        // A UDP retry under pacing waits for a full refill after the
+        // previous UDP probe (a strong try), and holds other UDP probes
+        // back meanwhile.
+        if let Some(gap) = host.pacer.strong_gap() {
+            let waiting = host
+                .retry
+                .iter()
+                .any(|&s| s as usize >= tcp_len && host.paced_tries[s as usize] > 0);
+            if waiting {
+                let at = host.last_udp_at.map_or(now, |t| t + gap);
+                host.udp_next_at = Some(host.udp_next_at.map_or(at, |u| u.max(at)));
+            }
+        }
         let gated = |h: &HostScan, slot: u32| {
             slot as usize >= tcp_len && h.udp_next_at.is_some_and(|t| t > now)
         };
@@ -333,7 +346,7 @@ impl Scan {
         if host.next_send_at.is_some_and(|t| t > now) {
             return None;
         }
-        if !bypass && host.in_flight >= host.window.allowed() {
+        if !bypass && host.in_flight >= host.allowed_in_flight() {
             return None;
         }
         let (slot, ping) = self.pick(key, now)?;
@@ -354,9 +367,18 @@ impl Scan {
             host.next_send_at = Some(now + delay);
         }
         let paced = udp && host.pacer.interval().is_some();
+        // A retry after a paced silence waited out the strong gap (pick()
+        // made sure of it).
+        let strong = paced
+            && !ping
+            && host.paced_tries[slot as usize] > 0
+            && host.pacer.strong_gap().is_some();
         if paced && !ping {
             let n = &mut host.paced_tries[slot as usize];
             *n = n.saturating_add(1);
+        }
+        if udp {
+            host.last_udp_at = Some(now);
         }
         if let Some(gap) = host.pacer.interval().filter(|_| udp) {
             host.udp_next_at = Some(now + gap.max(delay));
@@ -376,6 +398,7 @@ impl Scan {
             order: id,
             ping,
             paced,
+            strong,
         };
         self.outstanding.insert(id, rec);
         self.deadlines.push(Reverse((now + timeout, id)));
@@ -532,8 +555,13 @@ impl Scan {
             host.note_icmp(now, &rec, answered);
         }
         // A ping's answer says nothing of the try number: it answered the ping.
+        let current = rec.ping || answered == rec.try_idx;
         let answered = if rec.ping { 0 } else { answered };
         self.answer(rec, answered, s, now);
+        // Only an answer to the latest try dates the host's allowance.
+        if icmp && current {
+            self.release_parked(key, rec.order, now);
+        }
     }
 
     /// An answer to a try that had already timed out (its retry may be queued).
@@ -568,7 +596,10 @@ impl Scan {
             self.maybe_finish(rec.host, now);
             return;
         }
-        let lost = answered > 0;
+        // A closed UDP port answering only a retransmission, on a host that
+        // rations its ICMP errors, shows the limit, not a congested path.
+        let rationed = udp && s.reason == Reason::PortUnreach && host.pacer.suspected();
+        let lost = answered > 0 && !rationed;
         host.window.on_answer(lost);
         self.group.on_answer(lost);
         self.settle(rec.host, rec.slot as usize, s, now);
@@ -579,6 +610,8 @@ impl Scan {
             return;
         };
         if host.results[idx].is_none() {
+            host.paced_silent_at.remove(&(idx as u32));
+            host.strong_silent.remove(&(idx as u32));
             host.results[idx] = Some(s);
             host.settled += 1;
             self.progress.ports_settled += 1;
@@ -634,17 +667,41 @@ impl Scan {
         }
         if rec.ping {
             host.ping_out = false;
+            if host.icmp_known() {
+                // A port known closed fell silent: the next answer to a
+                // ping is late, and the parked silences it would have
+                // vouched for go back to be tried again, unvouched.
+                host.ping_silenced = true;
+                let parked: Vec<u32> = host.parked.drain(..).map(|(_, slot, _)| slot).collect();
+                if !parked.is_empty() {
+                    host.retry.extend(parked);
+                    host.ping_wanted = true;
+                }
+            }
             self.maybe_finish(rec.host, now);
             return;
         }
+        if udp && rec.paced {
+            host.paced_silent_at.insert(rec.slot, rec.sent);
+        }
+        if udp && rec.strong {
+            host.strong_silent.insert(rec.slot);
+        }
+        if udp && host.icmp_known() {
+            // A host that answers closed UDP ports with ICMP: the silence
+            // waits until a later ICMP answer proves the host still had
+            // answers to give.
+            if host.icmp_since(rec.order) {
+                self.judge_udp_silence(rec.host, rec.slot, rec.strong, now);
+            } else {
+                host.parked.push_back((rec.order, rec.slot, rec.strong));
+                host.ping_wanted = true;
+            }
+            return;
+        }
         // Silence is believed only once something sent after it drew an
-        // answer: for UDP on a host that answers closed ports with ICMP, an
-        // ICMP answer, proving its ICMP allowance was not what kept quiet.
-        let confirmed = if udp && host.icmp_known() {
-            host.icmp_since(rec.order)
-        } else {
-            answered
-        };
+        // answer.
+        let confirmed = answered;
         let tries = host.tries[rec.slot as usize];
         let allowed = host.allowed_tries(t);
         let unconfirmed = !confirmed && host.last_answer_sent.is_some();
@@ -653,15 +710,70 @@ impl Scan {
             host.ping_wanted = true;
             return;
         }
-        let (proto, _) = self.slot(rec.slot);
+        self.settle_silent(rec.host, rec.slot, now);
+    }
+
+    /// A silent UDP try of `slot` was vouched for by a later ICMP answer.
+    /// It counts as evidence if the host never showed a rate limit, or if
+    /// it was a strong try; the port is open|filtered once the evidence
+    /// suffices.
+    fn judge_udp_silence(&mut self, key: u32, slot: u32, strong: bool, now: Instant) {
+        let t = &self.cfg.timing;
+        let Some(host) = self.active.get_mut(&key) else {
+            return;
+        };
+        let i = slot as usize;
+        if host.results[i].is_some() {
+            return;
+        }
+        if strong || !host.pacer.suspected() {
+            host.evidence[i] = host.evidence[i].saturating_add(1);
+        }
+        let cap = if host.pacer.interval().is_some() {
+            HostScan::udp_try_cap(t)
+        } else {
+            HostScan::ceiling(t)
+        };
+        if host.evidence[i] < host.udp_evidence_needed(t) && host.tries[i] < cap {
+            if host.pacer.interval().is_some() {
+                // Retried soon: if the silence was a miss, the answer tells
+                // the pacer so while it still matters.
+                host.retry.push_front(slot);
+            } else {
+                host.retry.push_back(slot);
+            }
+            return;
+        }
+        self.settle_silent(key, slot, now);
+    }
+
+    /// Parked silences of probes sent before `order` are now vouched for.
+    fn release_parked(&mut self, key: u32, order: u64, now: Instant) {
+        let Some(host) = self.active.get_mut(&key) else {
+            return;
+        };
+        let mut vouched = Vec::new();
+        host.parked.retain(|&(o, slot, strong)| {
+            let older = o < order;
+            if older {
+                vouched.push((slot, strong));
+            }
+            !older
+        });
+        for (slot, strong) in vouched {
+            self.judge_udp_silence(key, slot, strong, now);
+        }
+    }
+
+    fn settle_silent(&mut self, key: u32, slot: u32, now: Instant) {
+        let (proto, _) = self.slot(slot);
         let s = Settled {
             state: probe::silent_state(self.cfg.raw.and_then(|r| r.tcp), proto),
             reason: Reason::NoResponse,
             ttl: None,
         };
-        self.settle(rec.host, rec.slot as usize, s, now);
+        self.settle(key, slot as usize, s, now);
     }
-
     fn expire_hosts(&mut self, now: Instant) {
         let Some(limit) = self.cfg.timing.host_timeout else {
             return;

@@ -5,6 +5,10 @@
 //! and closed UDP ports, with the ICMP errors drawn from a per-host token
 //! bucket (Linux: a burst of six, then one a second). Links lose packets,
 //! replies can arrive late, twice, or forged.
+//!
+//! Debugging aids: `SIM_SEED=N` varies the scan key and the network's
+//! randomness, `SIM_DEBUG=1` prints each run's virtual time and counters,
+//! `SIM_TRACE=1` every probe sent.
 #![allow(clippy::unwrap_used)]
 
 use portolan_engine::probe::{flags, TRY_PORTS};
@@ -103,6 +107,7 @@ struct Sim {
     duplicate: bool,
     forge: bool,
     buckets: Buckets,
+    answer_count: u64,
 }
 
 struct Run {
@@ -118,10 +123,15 @@ impl Sim {
         Sim {
             hosts,
             scan,
-            rng: 0x2545_F491_4F6C_DD1D,
+            rng: 0x2545_F491_4F6C_DD1D
+                ^ std::env::var("SIM_SEED")
+                    .ok()
+                    .and_then(|v| v.parse::<u64>().ok())
+                    .unwrap_or(0),
             duplicate: false,
             forge: false,
             buckets: Buckets::default(),
+            answer_count: 0,
         }
     }
 
@@ -144,7 +154,20 @@ impl Sim {
                 let Transmit::Probe(p) = t else {
                     panic!("raw scan asked for {t:?}");
                 };
+                if std::env::var_os("SIM_TRACE").is_some() {
+                    let (port, sport) = match p.kind {
+                        ProbeKind::Tcp(t) => (t.dport, t.sport),
+                        ProbeKind::Udp(u) => (u.dport, u.sport),
+                    };
+                    let n = self.answer_count;
+                    eprintln!(
+                        "{:>10.3} send {port} try {} answers {n}",
+                        (now - start).as_secs_f64(),
+                        sport - BASE_PORT
+                    );
+                }
                 for (at, a) in self.answer(&p, now) {
+                    self.answer_count += 1;
                     seq += 1;
                     pending.insert(seq, a);
                     queue.push(Reverse((at, seq)));
@@ -155,6 +178,9 @@ impl Sim {
             }
             if scan.is_finished() {
                 let (progress, elapsed) = (scan.progress(), now - start);
+                if std::env::var_os("SIM_DEBUG").is_some() {
+                    eprintln!("sim: {elapsed:?} {progress:?}");
+                }
                 return Run {
                     results,
                     progress,
@@ -341,7 +367,10 @@ fn config(tcp: Vec<u16>, udp: Vec<u16>, scan: Option<TcpScan>) -> ScanConfig {
         timing: TimingParams::template(4),
         min_rate: None,
         max_rate: None,
-        seed: 3,
+        seed: std::env::var("SIM_SEED")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(3),
         tcp_ports: tcp,
         udp_ports: udp,
         raw: Some(RawConfig {
@@ -466,10 +495,11 @@ fn udp_under_linux_icmp_rate_limit_is_exact() {
         targets(vec![v4(12)]),
     ));
     assert_truth(&sim, &run, &[], &udp);
-    // The limit alone imposes 93 s (99 closed ports, six from the burst).
-    // Pacing is still far from that (about 4x); speed is measured in the
-    // benchmarks, so only exactness is asserted here.
+    // The limit alone imposes 93 s (99 closed ports, six from the burst);
+    // the two silent ports each need strong tries a refill apart. Virtual
+    // time: this checks the pacing logic, not the machine.
     assert!(run.progress.retransmissions > 0);
+    assert!(run.elapsed < Duration::from_secs(140), "{:?}", run.elapsed);
 }
 
 #[test]
@@ -586,8 +616,6 @@ fn a_syn_proxy_is_reported_as_answering_every_port() {
 }
 
 #[test]
-#[ignore = "open bug: with 50 rate-limited hosts at once, about one port in a thousand \
-            is still reported open|filtered after every try went unconfirmed"]
 fn many_hosts_with_icmp_limits_finish_in_parallel() {
     let udp: Vec<u16> = (1..=20).collect();
     let mut hosts = HashMap::new();
@@ -616,4 +644,6 @@ fn udp_under_a_fast_icmp_limit_is_exact_and_quick() {
         targets(vec![v4(12)]),
     ));
     assert_truth(&sim, &run, &[], &udp);
+    // About 0.95 s of refills; the pace must find them, not crawl.
+    assert!(run.elapsed < Duration::from_secs(3), "{:?}", run.elapsed);
 }
