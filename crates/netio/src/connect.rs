@@ -193,7 +193,12 @@ fn classify_local(e: &io::Error) -> ConnectResult {
 
 fn classify_error(sock: &Socket, e: &io::Error) -> ConnectResult {
     match e.raw_os_error() {
-        Some(libc::ECONNREFUSED) | Some(libc::ECONNRESET) => ConnectResult::Refused,
+        Some(libc::ECONNREFUSED) => ConnectResult::Refused,
+        // Linux reports a reset as ECONNREFUSED while the handshake is in
+        // progress and as ECONNRESET once it completed: the port answered
+        // SYN-ACK (a SYN proxy accepts, then resets when its backend
+        // refuses), so it is open, as Nmap's connect scan reports it.
+        Some(libc::ECONNRESET) => ConnectResult::Open,
         Some(libc::ETIMEDOUT) => ConnectResult::Silent,
         Some(libc::EHOSTUNREACH | libc::EHOSTDOWN | libc::ENONET) => {
             unreachable_reason(sock).unwrap_or(ConnectResult::Unreachable(Reason::HostUnreach))
@@ -295,6 +300,15 @@ mod tests {
             Started::Done(r) => r,
             Started::Pending => finish(c, id),
         }
+    }
+
+    #[test]
+    fn a_reset_after_the_handshake_means_open_and_before_it_closed() {
+        let sock = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+        let reset = io::Error::from_raw_os_error(libc::ECONNRESET);
+        let refused = io::Error::from_raw_os_error(libc::ECONNREFUSED);
+        assert_eq!(classify_error(&sock, &reset), ConnectResult::Open);
+        assert_eq!(classify_error(&sock, &refused), ConnectResult::Refused);
     }
 
     #[test]
