@@ -67,6 +67,17 @@ struct CapData {
 /// Applies to the calling thread and threads it spawns later only; see the
 /// module documentation.
 pub fn drop_privileges() -> io::Result<()> {
+    keep_only(&[])
+}
+
+/// CAP_NET_RAW: raw and packet sockets.
+pub const CAP_NET_RAW: u32 = 13;
+
+/// Like [`drop_privileges`], but keeps the capabilities in `keep` (e.g.
+/// [`CAP_NET_RAW`], which a raw scan needs as long as it opens sockets and
+/// resolves next hops) in the effective and permitted sets, and in the
+/// bounding set. Everything else goes for good.
+pub fn keep_only(keep: &[u32]) -> io::Result<()> {
     // SAFETY: prctl with integer arguments only.
     unsafe {
         libc::prctl(
@@ -77,8 +88,8 @@ pub fn drop_privileges() -> io::Result<()> {
             ZERO,
         );
     }
-    drop_bounding_set();
-    clear_capability_sets()?;
+    drop_bounding_set(keep);
+    set_capability_sets(keep)?;
     // SAFETY: prctl with integer arguments only.
     if unsafe {
         libc::prctl(
@@ -98,8 +109,11 @@ pub fn drop_privileges() -> io::Result<()> {
 /// Removes every capability from the bounding set, as far as CAP_SETPCAP
 /// permits (without it, nothing changes and nothing is lost: the empty
 /// permitted set and no_new_privs already keep capabilities from returning).
-fn drop_bounding_set() {
+fn drop_bounding_set(keep: &[u32]) {
     for cap in 0..=CAP_LAST_GUESS {
+        if keep.iter().any(|&k| libc::c_ulong::from(k) == cap) {
+            continue;
+        }
         // SAFETY: prctl with integer arguments only.
         let rc = unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap, ZERO, ZERO, ZERO) };
         if rc != 0 && io::Error::last_os_error().raw_os_error() == Some(libc::EINVAL) {
@@ -108,16 +122,22 @@ fn drop_bounding_set() {
     }
 }
 
-fn clear_capability_sets() -> io::Result<()> {
+fn set_capability_sets(keep: &[u32]) -> io::Result<()> {
     let mut header = CapHeader {
         version: LINUX_CAPABILITY_VERSION_3,
         pid: 0, // the calling thread
     };
-    let data = [CapData {
+    let mut data = [CapData {
         effective: 0,
         permitted: 0,
         inheritable: 0,
     }; 2];
+    for &cap in keep {
+        if let Some(word) = data.get_mut((cap / 32) as usize) {
+            word.effective |= 1 << (cap % 32);
+            word.permitted |= 1 << (cap % 32);
+        }
+    }
     // SAFETY: `header` and `data` are the version-3 layout capset(2)
     // expects: one header and two data words, alive for the call.
     let rc = unsafe {
@@ -218,5 +238,23 @@ mod tests {
         assert_eq!((gc_caps, gc_raw), (0, false), "spawned threads inherit");
         assert_ne!(effective_caps().unwrap(), 0, "other threads keep theirs");
         assert!(raw_allowed());
+    }
+
+    #[test]
+    fn keeping_net_raw_keeps_raw_sockets_and_nothing_else() {
+        if !is_root() || !raw_allowed() {
+            eprintln!("SKIPPED: keeping_net_raw_keeps_raw_sockets_and_nothing_else needs root");
+            return;
+        }
+        let child = std::thread::spawn(|| {
+            keep_only(&[CAP_NET_RAW]).unwrap();
+            let status = std::fs::read_to_string("/proc/thread-self/status").unwrap();
+            (effective_caps().unwrap(), raw_allowed(), status)
+        });
+        let (caps, raw, status) = child.join().unwrap();
+        assert_eq!(caps, 1 << CAP_NET_RAW);
+        assert!(raw);
+        assert_eq!(status_field(&status, "CapBnd:"), Some("0000000000002000"));
+        assert_eq!(status_field(&status, "NoNewPrivs:"), Some("1"));
     }
 }
