@@ -219,6 +219,7 @@ pub fn host_result(h: HostOutcome, clock: &WallClock, namer: &ServiceNamer) -> H
         ports,
         times: Some(h.times),
         timed_out: h.timed_out,
+        answers_every_port: h.answers_every_port,
     }
 }
 

@@ -69,11 +69,35 @@ pub struct HostResult {
     pub times: Option<HostTimes>,
     /// The host hit `--host-timeout`: `ports` holds only what was settled by then.
     pub timed_out: bool,
+    /// The host answered SYN-ACK on (nearly) every TCP port scanned: a SYN
+    /// proxy or tarpit answers for it, so its open TCP ports say nothing about
+    /// what listens there. `ports` still holds every port as seen; the report
+    /// formats fold the open TCP ones away. Absent in older records: `false`.
+    #[serde(default)]
+    pub answers_every_port: bool,
 }
 
 impl HostResult {
     /// Sorts ports into the canonical (protocol, port) order.
     pub fn sort_ports(&mut self) {
         self.ports.sort_by_key(|p| (p.protocol, p.port));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_written_before_answers_every_port_existed_read_as_not_flagged() {
+        let old = r#"{"addr":"198.18.0.2","hostnames":[],"status":"up","status_reason":"user-set",
+            "start_time":0,"end_time":0,"ports":[],"times":null,"timed_out":false}"#;
+        let host: HostResult = serde_json::from_str(old).unwrap();
+        assert!(!host.answers_every_port);
+        let mut flagged = host.clone();
+        flagged.answers_every_port = true;
+        let text = serde_json::to_string(&flagged).unwrap();
+        assert!(text.contains(r#""answers_every_port":true"#), "{text}");
+        assert_eq!(serde_json::from_str::<HostResult>(&text).unwrap(), flagged);
     }
 }

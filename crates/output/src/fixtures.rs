@@ -50,6 +50,7 @@ pub(crate) fn host_with(ports: Vec<PortResult>) -> HostResult {
             timeout_us: 100_000,
         }),
         timed_out: false,
+        answers_every_port: false,
     }
 }
 
@@ -62,6 +63,24 @@ pub(crate) fn reference_host() -> HostResult {
     open.service = service("http-alt");
     ports.push(open);
     host_with(ports)
+}
+
+/// A host behind a SYN proxy, as the engine flags it: TCP 1-1000 open
+/// (syn-ack) except 7 and 9 (closed, reset), plus UDP 53 open.
+pub(crate) fn proxied_host() -> HostResult {
+    let mut ports: Vec<_> = (1..=1000)
+        .map(|n| match n {
+            7 | 9 => port(n, PortState::Closed, Reason::Reset),
+            _ => port(n, PortState::Open, Reason::SynAck),
+        })
+        .collect();
+    let mut dns = port(53, PortState::Open, Reason::UdpResponse);
+    dns.protocol = Protocol::Udp;
+    dns.service = service("domain");
+    ports.push(dns);
+    let mut host = host_with(ports);
+    host.answers_every_port = true;
+    host
 }
 
 pub(crate) fn run_info(options: OutputOptions) -> RunInfo {

@@ -5,7 +5,9 @@ use crate::timefmt::{ctime, local_zone};
 use crate::view::{host_visible, port_view, PortView};
 use crate::{emit, fallback_run, Out, Sink};
 use jiff::tz::TimeZone;
-use portolan_model::{HostResult, HostStatus, PortResult, Protocol, RunInfo, RunSummary};
+use portolan_model::{
+    HostResult, HostStatus, PortResult, PortState, Protocol, RunInfo, RunSummary,
+};
 use std::io;
 
 /// Writes Nmap's grepable output format.
@@ -151,12 +153,19 @@ fn port_entry(p: &PortResult) -> String {
     )
 }
 
-/// Nmap names the folded state only when there is exactly one.
+/// Nmap names the folded state only when there is exactly one. A host that
+/// answers SYN-ACK on every port always names its folded open ports (Nmap never
+/// folds open ones, so `open` there marks such a host), even beside other
+/// folded states.
 fn ignored_field(view: &PortView<'_>) -> String {
-    match view.ignored.as_slice() {
-        [only] => format!("\tIgnored State: {} ({})", only.state, only.count),
-        _ => String::new(),
-    }
+    let named = match view.ignored.as_slice() {
+        [only] => Some(only),
+        all if view.answers_every_port.is_some() => all.iter().find(|s| s.state == PortState::Open),
+        _ => None,
+    };
+    named.map_or_else(String::new, |s| {
+        format!("\tIgnored State: {} ({})", s.state, s.count)
+    })
 }
 
 /// A value made safe for a grepable field: no control characters, and none of
@@ -175,7 +184,9 @@ fn field(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fixtures::{host_with, named, port, reference_host, run_info, summary, SharedBuf};
+    use crate::fixtures::{
+        host_with, named, port, proxied_host, reference_host, run_info, summary, SharedBuf,
+    };
     use portolan_model::{HostnameKind, OutputOptions, PortState, Reason};
 
     #[test]
@@ -228,6 +239,34 @@ Host: 198.18.0.2 ()\tPorts: 8000/open/tcp//http-alt///\tIgnored State: closed (1
         assert!(render_host(&late, &opts)
             .ends_with("()\tStatus: Up\nHost: 198.18.0.2 ()\tStatus: Timeout\n"));
         assert_eq!(render_host(&host_with(vec![]), &opts).lines().count(), 1);
+    }
+
+    #[test]
+    fn a_host_answering_every_port_names_its_open_ports_as_the_ignored_state() {
+        let run = run_info(OutputOptions::default());
+        assert_eq!(
+            render_host(&proxied_host(), &run),
+            "Host: 198.18.0.2 ()\tStatus: Up\n\
+             Host: 198.18.0.2 ()\tPorts: 7/closed/tcp//unknown///, 9/closed/tcp//unknown///, \
+             53/open/udp//domain///\tIgnored State: open (998)\n"
+        );
+        let mut also_filtered = proxied_host();
+        also_filtered.ports.retain(|p| p.port > 50);
+        also_filtered
+            .ports
+            .extend((1..=50).map(|n| port(n, PortState::Filtered, Reason::NoResponse)));
+        also_filtered.sort_ports();
+        let line = render_host(&also_filtered, &run);
+        assert!(line.ends_with("\tIgnored State: open (950)\n"), "{line}");
+    }
+
+    #[test]
+    fn a_normal_host_with_many_open_ports_has_no_open_ignored_state() {
+        let mut host = proxied_host();
+        host.answers_every_port = false;
+        let line = render_host(&host, &run_info(OutputOptions::default()));
+        assert!(!line.contains("Ignored State"));
+        assert!(line.contains(", 1000/open/tcp//unknown///, 53/open/udp//domain///\n"));
     }
 
     #[test]

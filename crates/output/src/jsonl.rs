@@ -145,7 +145,7 @@ fn to_line(value: &impl Serialize) -> io::Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fixtures::{host_with, reference_host, run_info, summary, SharedBuf};
+    use crate::fixtures::{host_with, proxied_host, reference_host, run_info, summary, SharedBuf};
     use portolan_model::{OutputOptions, Reason};
     use serde_json::Value;
 
@@ -179,6 +179,25 @@ mod tests {
         assert_eq!(out[0]["addr"], "198.18.0.2");
         let back: HostResult = serde_json::from_value(out[0].clone()).unwrap();
         assert_eq!(back, host);
+    }
+
+    #[test]
+    fn a_host_answering_every_port_is_flagged_and_still_lists_every_port() {
+        let flagged = proxied_host();
+        let mut normal = proxied_host();
+        normal.answers_every_port = false;
+        let out = lines(
+            OutputOptions::default(),
+            &[flagged.clone(), normal],
+            &summary(),
+        );
+        assert_eq!(out[0]["answers_every_port"], true);
+        assert_eq!(out[1]["answers_every_port"], false);
+        for line in &out[..2] {
+            assert_eq!(line["ports"].as_array().map(Vec::len), Some(1001));
+        }
+        let back: HostResult = serde_json::from_value(out[0].clone()).unwrap();
+        assert_eq!(back, flagged);
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! Nmap's human-readable report (the terminal, and `-oN` files).
 
 use crate::text::{
-    display_name, done_sentence, latency, one_line, primary_name, reason_text, target_label,
+    answers_every_port_note, display_name, done_sentence, latency, one_line, primary_name,
+    reason_text, target_label,
 };
 use crate::timefmt::{ctime, local_zone, short_stamp};
 use crate::view::{host_visible, port_view, PortView};
@@ -181,6 +182,10 @@ fn extra_ptr_name(host: &HostResult) -> Option<&str> {
 
 fn ports_block(host: &HostResult, view: &PortView<'_>, reason: bool) -> String {
     let mut s = String::new();
+    if let Some(counts) = view.answers_every_port {
+        s.push_str(&answers_every_port_note(counts, Some(&target_label(host))));
+        s.push('\n');
+    }
     if view.all_ignored() {
         s.push_str(&format!(
             "All {} scanned ports on {} are in ignored states.\n",
@@ -275,9 +280,10 @@ fn columns(rows: &[Vec<String>]) -> String {
 mod tests {
     use super::*;
     use crate::fixtures::{
-        host_with, named, port, reference_host, run_info, service, summary, SharedBuf, T0,
+        host_with, named, port, proxied_host, reference_host, run_info, service, summary,
+        SharedBuf, T0,
     };
-    use portolan_model::{OutputOptions, PortState, Reason};
+    use portolan_model::{OutputOptions, PortState, Protocol, Reason};
 
     fn with_reason() -> OutputOptions {
         OutputOptions {
@@ -416,6 +422,56 @@ Not shown: 1000 filtered tcp ports (no-response)
             render_host(&host, &run_info(OutputOptions::default())),
             expected
         );
+    }
+
+    #[test]
+    fn a_host_answering_every_port_gets_a_note_and_its_open_tcp_ports_folded() {
+        let expected = "\
+Portolan scan report for 198.18.0.2
+Host is up, received user-set (0.00037s latency).
+998 of 1000 scanned TCP ports on 198.18.0.2 answered SYN-ACK: a SYN proxy or tarpit answers for this host; open ports cannot be told apart.
+Not shown: 998 open tcp ports (syn-ack)
+PORT   STATE  SERVICE REASON
+7/tcp  closed unknown reset
+9/tcp  closed unknown reset
+53/udp open   domain  udp-response
+
+";
+        assert_eq!(
+            render_host(&proxied_host(), &run_info(with_reason())),
+            expected
+        );
+    }
+
+    #[test]
+    fn a_host_whose_every_tcp_port_answered_says_all() {
+        let mut host = proxied_host();
+        host.ports
+            .retain(|p| p.state == PortState::Open && p.protocol == Protocol::Tcp);
+        host.hostnames = vec![named("proxy.test", HostnameKind::User)];
+        let expected = "\
+Portolan scan report for proxy.test (198.18.0.2)
+Host is up (0.00037s latency).
+All 998 scanned TCP ports on proxy.test (198.18.0.2) answered SYN-ACK: a SYN proxy or tarpit answers for this host; open ports cannot be told apart.
+All 998 scanned ports on proxy.test (198.18.0.2) are in ignored states.
+Not shown: 998 open tcp ports (syn-ack)
+
+";
+        assert_eq!(
+            render_host(&host, &run_info(OutputOptions::default())),
+            expected
+        );
+    }
+
+    #[test]
+    fn a_normal_host_with_many_open_ports_gets_no_note_and_lists_them() {
+        let mut host = proxied_host();
+        host.answers_every_port = false;
+        let text = render_host(&host, &run_info(OutputOptions::default()));
+        assert!(!text.contains("SYN proxy"));
+        assert!(!text.contains("open tcp ports"));
+        assert!(text.contains("\n1000/tcp open   unknown\n"));
+        assert_eq!(text.lines().count(), 2 + 1 + 1 + 1001 + 1);
     }
 
     #[test]

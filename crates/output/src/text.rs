@@ -1,5 +1,6 @@
 //! Phrases shared by the human-readable formats.
 
+use crate::view::AnswersEveryPort;
 use portolan_model::{HostResult, HostnameKind, Reason, RunSummary};
 use std::borrow::Cow;
 
@@ -34,6 +35,26 @@ pub(crate) fn reason_text(reason: Reason, ttl: Option<u8>) -> String {
         Some(ttl) => format!("{reason} ttl {ttl}"),
         None => reason.to_string(),
     }
+}
+
+/// Why a host's open TCP ports are not listed: `All 1000 scanned TCP ports
+/// on X answered SYN-ACK: ...`, or `998 of 1000 ...` when a few did not.
+/// `on` names the host where the sentence stands outside the host's block.
+pub(crate) fn answers_every_port_note(counts: AnswersEveryPort, on: Option<&str>) -> String {
+    let ports = if counts.scanned == 1 { "port" } else { "ports" };
+    let how_many = if counts.answered == counts.scanned {
+        format!("All {} scanned TCP {ports}", counts.scanned)
+    } else {
+        format!(
+            "{} of {} scanned TCP {ports}",
+            counts.answered, counts.scanned
+        )
+    };
+    let on = on.map(|label| format!(" on {label}")).unwrap_or_default();
+    format!(
+        "{how_many}{on} answered SYN-ACK: a SYN proxy or tarpit answers for this host; \
+         open ports cannot be told apart."
+    )
 }
 
 /// `1 IP address (1 host up) scanned in 0.03 seconds`.

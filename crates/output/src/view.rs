@@ -1,7 +1,10 @@
 //! Which ports a report lists and which it folds into "Not shown" counts.
 //!
 //! This is the one place that decides it, so the normal, XML and grepable
-//! formats always agree on what they hide.
+//! formats always agree on what they hide. That includes the open TCP ports of
+//! a host flagged [`HostResult::answers_every_port`] (a SYN proxy or tarpit):
+//! they say nothing, so they are folded like an ignored state, whatever their
+//! number.
 
 use portolan_model::{
     HostResult, HostStatus, OutputOptions, PortResult, PortState, Protocol, Reason,
@@ -18,6 +21,18 @@ pub struct PortView<'a> {
     pub shown: Vec<&'a PortResult>,
     /// Folded states, most numerous first.
     pub ignored: Vec<IgnoredState>,
+    /// Set when the host answers SYN-ACK on every port: its open TCP ports
+    /// are then all in `ignored`, under [`PortState::Open`].
+    pub answers_every_port: Option<AnswersEveryPort>,
+}
+
+/// The counts behind the report of a host that answers SYN-ACK on every port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AnswersEveryPort {
+    /// Open TCP ports (SYN-ACK answers), all folded away.
+    pub answered: usize,
+    /// TCP ports scanned.
+    pub scanned: usize,
 }
 
 /// One folded ("ignored") state and why its ports got it.
@@ -52,22 +67,49 @@ impl PortView<'_> {
 
 /// Splits a host's ports into listed and folded ones.
 ///
-/// Open ports are always listed. With `--open` every other state is folded.
-/// Otherwise a state is folded when more than [`IGNORE_THRESHOLD`] × max(1, verbose)
-/// ports are in it, counting all protocols together.
+/// Open ports are listed, except the open TCP ports of a host flagged
+/// `answers_every_port`, which are always folded. With `--open` every other
+/// state is folded. Otherwise a state is folded when more than
+/// [`IGNORE_THRESHOLD`] × max(1, verbose) ports are in it, counting all
+/// protocols together.
 pub fn port_view<'a>(host: &'a HostResult, opts: &OutputOptions) -> PortView<'a> {
     let folded: Vec<PortState> = PortState::ALL
         .into_iter()
         .filter(|&st| is_folded(host, st, opts))
         .collect();
-    let shown = host
-        .ports
+    let proxy = answers_every_port(host);
+    let hidden = |p: &PortResult| folded.contains(&p.state) || (proxy.is_some() && proxied(p));
+    let shown = host.ports.iter().filter(|p| !hidden(p)).collect();
+    let mut ignored: Vec<IgnoredState> = folded
         .iter()
-        .filter(|p| !folded.contains(&p.state))
+        .map(|&st| ignored_state(host, st, |p| p.state == st))
         .collect();
-    let mut ignored: Vec<IgnoredState> = folded.iter().map(|&st| ignored_state(host, st)).collect();
+    if proxy.is_some() {
+        ignored.push(ignored_state(host, PortState::Open, proxied));
+    }
     ignored.sort_by_key(|s| (std::cmp::Reverse(s.count), s.state));
-    PortView { shown, ignored }
+    PortView {
+        shown,
+        ignored,
+        answers_every_port: proxy,
+    }
+}
+
+/// A port whose state a SYN proxy or tarpit decided: open TCP.
+fn proxied(p: &PortResult) -> bool {
+    p.protocol == Protocol::Tcp && p.state == PortState::Open
+}
+
+/// The counts for a flagged host; `None` for any other host, and for a flagged
+/// one without open TCP ports (nothing to fold, nothing to explain).
+fn answers_every_port(host: &HostResult) -> Option<AnswersEveryPort> {
+    if !host.answers_every_port {
+        return None;
+    }
+    let tcp = host.ports.iter().filter(|p| p.protocol == Protocol::Tcp);
+    let answered = tcp.clone().filter(|p| proxied(p)).count();
+    let scanned = tcp.count();
+    (answered > 0).then_some(AnswersEveryPort { answered, scanned })
 }
 
 fn is_folded(host: &HostResult, state: PortState, opts: &OutputOptions) -> bool {
@@ -82,9 +124,14 @@ fn is_folded(host: &HostResult, state: PortState, opts: &OutputOptions) -> bool 
     count > threshold
 }
 
-fn ignored_state(host: &HostResult, state: PortState) -> IgnoredState {
+/// The ports of `host` that `folds` picks, all in `state`, grouped by reason.
+fn ignored_state(
+    host: &HostResult,
+    state: PortState,
+    folds: impl Fn(&PortResult) -> bool,
+) -> IgnoredState {
     let mut reasons: Vec<IgnoredReason> = Vec::new();
-    for p in host.ports.iter().filter(|p| p.state == state) {
+    for p in host.ports.iter().filter(|p| folds(p)) {
         match reasons
             .iter_mut()
             .find(|r| r.protocol == p.protocol && r.reason == p.reason)
@@ -127,7 +174,7 @@ pub fn host_visible(host: &HostResult, opts: &OutputOptions) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fixtures::{host_with, port};
+    use crate::fixtures::{host_with, port, proxied_host};
 
     fn opts() -> OutputOptions {
         OutputOptions::default()
@@ -230,6 +277,71 @@ mod tests {
         assert_eq!(v.ignored[0].state, PortState::Filtered);
         assert_eq!(v.ignored[0].reasons[0].reason, Reason::AdminProhibited);
         assert_eq!(v.ignored[1].state, PortState::Closed);
+    }
+
+    #[test]
+    fn a_host_answering_every_port_folds_its_open_tcp_ports_only() {
+        let host = proxied_host();
+        let v = port_view(&host, &opts());
+        assert_eq!(
+            v.answers_every_port,
+            Some(AnswersEveryPort {
+                answered: 998,
+                scanned: 1000
+            })
+        );
+        let open = &v.ignored[0];
+        assert_eq!((open.state, open.count), (PortState::Open, 998));
+        assert_eq!(open.reasons.len(), 1);
+        assert_eq!(
+            (open.reasons[0].protocol, open.reasons[0].reason),
+            (Protocol::Tcp, Reason::SynAck)
+        );
+        let shown: Vec<_> = v.shown.iter().map(|p| (p.protocol, p.port)).collect();
+        assert_eq!(
+            shown,
+            [(Protocol::Tcp, 7), (Protocol::Tcp, 9), (Protocol::Udp, 53)]
+        );
+    }
+
+    #[test]
+    fn the_same_ports_without_the_flag_are_all_listed() {
+        let mut host = proxied_host();
+        host.answers_every_port = false;
+        let v = port_view(&host, &opts());
+        assert_eq!(v.answers_every_port, None);
+        assert_eq!(v.shown.len(), 1001);
+        assert!(v.ignored.is_empty());
+    }
+
+    #[test]
+    fn a_flagged_host_keeps_the_usual_folding_for_other_states() {
+        let mut host = proxied_host();
+        host.ports
+            .retain(|p| p.port > 100 || p.protocol != Protocol::Tcp);
+        host.ports
+            .extend((1..=100).map(|n| port(n, PortState::Filtered, Reason::NoResponse)));
+        host.sort_ports();
+        let v = port_view(&host, &opts());
+        let states: Vec<_> = v.ignored.iter().map(|s| (s.state, s.count)).collect();
+        assert_eq!(states, [(PortState::Open, 900), (PortState::Filtered, 100)]);
+        assert_eq!(v.shown.len(), 1);
+        let open_only = OutputOptions {
+            open_only: true,
+            ..opts()
+        };
+        let v = port_view(&host, &open_only);
+        assert_eq!(v.ignored_count(), 1000);
+        assert_eq!(v.shown.len(), 1, "the open UDP port stays listed");
+    }
+
+    #[test]
+    fn a_flag_without_open_tcp_ports_changes_nothing() {
+        let mut host = host_with(vec![port(1, PortState::Closed, Reason::Reset)]);
+        host.answers_every_port = true;
+        let v = port_view(&host, &opts());
+        assert_eq!(v.answers_every_port, None);
+        assert!(v.ignored.is_empty() && v.shown.len() == 1);
     }
 
     #[test]

@@ -6,9 +6,9 @@
 //! consumers read it. Each block is rendered into memory with quick-xml (which
 //! escapes every attribute value) and then written and flushed in one go.
 
-use crate::text::{display_name, done_sentence, elapsed};
+use crate::text::{answers_every_port_note, display_name, done_sentence, elapsed};
 use crate::timefmt::{ctime, local_zone};
-use crate::view::{host_visible, port_view, IgnoredState};
+use crate::view::{host_visible, port_view, AnswersEveryPort, IgnoredState, PortView};
 use crate::{emit, fallback_run, Out, Sink};
 use jiff::tz::TimeZone;
 use portolan_model::{
@@ -96,6 +96,14 @@ impl Doc {
 
     fn end(&mut self, name: &str) -> io::Result<()> {
         self.0.write_event(Event::End(BytesEnd::new(name)))
+    }
+
+    /// `<name attrs>text</name>`, the text escaped.
+    fn text_element(&mut self, name: &str, attrs: &[(&str, &str)], text: &str) -> io::Result<()> {
+        self.start(name, attrs)?;
+        self.0
+            .write_event(Event::Text(BytesText::new(&xml_chars(text))))?;
+        self.end(name)
     }
 
     fn newline(&mut self) -> io::Result<()> {
@@ -222,7 +230,11 @@ pub(crate) fn render_host(host: &HostResult, run: &RunInfo) -> io::Result<String
         hostnames(&mut doc, host)?;
     }
     if host.status == HostStatus::Up && !host.timed_out && !host.ports.is_empty() {
-        ports(&mut doc, host, run)?;
+        let view = port_view(host, &run.options);
+        ports(&mut doc, &view)?;
+        if let Some(counts) = view.answers_every_port {
+            synproxy_script(&mut doc, counts)?;
+        }
     }
     times(&mut doc, host)?;
     doc.end("host")?;
@@ -263,8 +275,7 @@ fn hostnames(doc: &mut Doc, host: &HostResult) -> io::Result<()> {
     doc.newline()
 }
 
-fn ports(doc: &mut Doc, host: &HostResult, run: &RunInfo) -> io::Result<()> {
-    let view = port_view(host, &run.options);
+fn ports(doc: &mut Doc, view: &PortView<'_>) -> io::Result<()> {
     doc.start("ports", &[])?;
     for state in &view.ignored {
         extraports(doc, state)?;
@@ -338,6 +349,23 @@ fn service(doc: &mut Doc, service: Option<&ServiceInfo>) -> io::Result<()> {
     )
 }
 
+/// The note for a host that answers SYN-ACK on every port, as a host script
+/// (Nmap's DTD allows `<hostscript>` between `<ports>` and `<times>`), with
+/// the counts also as `<elem>`s for programs. The open ports themselves are in
+/// `<extraports state="open">`.
+fn synproxy_script(doc: &mut Doc, counts: AnswersEveryPort) -> io::Result<()> {
+    let output = answers_every_port_note(counts, None);
+    doc.start("hostscript", &[])?;
+    doc.start("script", &[("id", "synproxy"), ("output", &output)])?;
+    doc.text_element("elem", &[("key", "answered")], &counts.answered.to_string())?;
+    doc.newline()?;
+    doc.text_element("elem", &[("key", "scanned")], &counts.scanned.to_string())?;
+    doc.newline()?;
+    doc.end("script")?;
+    doc.end("hostscript")?;
+    doc.newline()
+}
+
 fn times(doc: &mut Doc, host: &HostResult) -> io::Result<()> {
     let Some(t) = &host.times else { return Ok(()) };
     let (srtt, rttvar, to) = (
@@ -396,7 +424,8 @@ fn host_counts(doc: &mut Doc, summary: &RunSummary) -> io::Result<()> {
 mod tests {
     use super::*;
     use crate::fixtures::{
-        host_with, named, port as mk_port, reference_host, run_info, summary, SharedBuf,
+        host_with, named, port as mk_port, proxied_host, reference_host, run_info, summary,
+        SharedBuf,
     };
     use portolan_model::{HostnameKind, OutputOptions, PortState, Reason};
 
@@ -486,6 +515,48 @@ mod tests {
             "<host><status state=\"down\" reason=\"no-response\" reason_ttl=\"0\"/>\n\
              <address addr=\"198.18.0.2\" addrtype=\"ipv4\"/>\n</host>\n"
         );
+    }
+
+    #[test]
+    fn a_host_answering_every_port_has_open_extraports_and_a_synproxy_script() {
+        let text = render_host(&proxied_host(), &run_info(OutputOptions::default())).unwrap();
+        let expected = r#"<host starttime="1795256222" endtime="1795256222"><status state="up" reason="user-set" reason_ttl="0"/>
+<address addr="198.18.0.2" addrtype="ipv4"/>
+<hostnames>
+</hostnames>
+<ports><extraports state="open" count="998">
+<extrareasons reason="syn-ack" count="998" proto="tcp" ports="1-6,8,10-1000"/>
+</extraports>
+<port protocol="tcp" portid="7"><state state="closed" reason="reset" reason_ttl="0"/><service name="unknown" method="table" conf="3"/></port>
+<port protocol="tcp" portid="9"><state state="closed" reason="reset" reason_ttl="0"/><service name="unknown" method="table" conf="3"/></port>
+<port protocol="udp" portid="53"><state state="open" reason="udp-response" reason_ttl="0"/><service name="domain" method="table" conf="3"/></port>
+</ports>
+<hostscript><script id="synproxy" output="998 of 1000 scanned TCP ports answered SYN-ACK: a SYN proxy or tarpit answers for this host; open ports cannot be told apart."><elem key="answered">998</elem>
+<elem key="scanned">1000</elem>
+</script></hostscript>
+<times srtt="368" rttvar="337" to="100000"/>
+</host>
+"#;
+        assert_eq!(text, expected);
+    }
+
+    #[test]
+    fn a_normal_host_with_many_open_ports_lists_them_without_a_script() {
+        let mut host = proxied_host();
+        host.answers_every_port = false;
+        let text = render_host(&host, &run_info(OutputOptions::default())).unwrap();
+        assert!(!text.contains("<extraports"));
+        assert!(!text.contains("<hostscript>"));
+        assert!(!text.contains("synproxy"));
+        assert_eq!(text.matches("<port ").count(), 1001);
+    }
+
+    #[test]
+    fn a_timed_out_flagged_host_writes_neither_ports_nor_script() {
+        let mut host = proxied_host();
+        host.timed_out = true;
+        let text = render_host(&host, &run_info(OutputOptions::default())).unwrap();
+        assert!(!text.contains("<ports>") && !text.contains("<hostscript>"));
     }
 
     #[test]

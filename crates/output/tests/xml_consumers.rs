@@ -55,6 +55,7 @@ fn host(addr: &str, ports: Vec<PortResult>) -> HostResult {
             timeout_us: 100_000,
         }),
         timed_out: false,
+        answers_every_port: false,
     };
     host.sort_ports();
     host
@@ -122,6 +123,19 @@ fn v6_host() -> HostResult {
 fn timed_out_host() -> HostResult {
     let mut h = host("198.18.0.3", vec![open_tcp(22, "ssh")]);
     h.timed_out = true;
+    h
+}
+
+/// Behind a SYN proxy: every TCP port but 7 and 9 answered SYN-ACK.
+fn proxied_host() -> HostResult {
+    let ports = (1..=1000)
+        .map(|n| match n {
+            7 | 9 => port(Protocol::Tcp, n, PortState::Closed, Reason::Reset),
+            _ => open_tcp(n, "unknown"),
+        })
+        .collect();
+    let mut h = host("198.18.0.5", ports);
+    h.answers_every_port = true;
     h
 }
 
@@ -209,7 +223,13 @@ fn dtd_valid(path: &Path) -> Output {
 }
 
 fn all_hosts() -> Vec<HostResult> {
-    vec![big_v4_host(), v6_host(), timed_out_host(), down_host()]
+    vec![
+        big_v4_host(),
+        v6_host(),
+        timed_out_host(),
+        proxied_host(),
+        down_host(),
+    ]
 }
 
 #[test]
@@ -243,6 +263,38 @@ fn realistic_runs_validate_against_nmaps_dtd() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
+}
+
+#[test]
+fn ndiff_reads_a_host_answering_every_port() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (a, b) = (dir.path().join("a.xml"), dir.path().join("b.xml"));
+    let options = OutputOptions::default();
+    write_xml(&a, options, &[proxied_host()], None);
+    let mut opened = proxied_host();
+    let echo = opened
+        .ports
+        .iter_mut()
+        .find(|p| p.port == 7)
+        .expect("port 7");
+    (echo.state, echo.reason) = (PortState::Open, Reason::SynAck);
+    write_xml(&b, options, &[opened], None);
+    let diff = run_tool("ndiff", &[a.as_os_str(), b.as_os_str()]);
+    let text = String::from_utf8_lossy(&diff.stdout);
+    assert_eq!(
+        diff.status.code(),
+        Some(1),
+        "ndiff: {text}{}",
+        String::from_utf8_lossy(&diff.stderr)
+    );
+    assert!(
+        text.contains("998 open"),
+        "ndiff shows the folded count:\n{text}"
+    );
+    assert!(
+        text.contains("999 open"),
+        "ndiff shows the folded count:\n{text}"
+    );
 }
 
 #[test]
