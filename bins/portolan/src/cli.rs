@@ -156,6 +156,28 @@ pub struct Cli {
     #[arg(long, value_name = "N")]
     pub seed: Option<u64>,
 
+    /// Split the targets into N shards, one per machine, with --shard.
+    #[arg(long, value_name = "N", allow_hyphen_values = true)]
+    pub shards: Option<String>,
+
+    /// Scan shard I of N (1 <= I <= N): --shards N --shard I, or masscan's --shard I/N.
+    /// Each address belongs to exactly one shard, chosen by a fixed hash of the address,
+    /// so machines split a scan with no coordination and need no common --seed. Shards
+    /// split hosts, not ports: a single-host scan is not split (one shard scans it, the
+    /// others scan nothing).
+    #[arg(long, value_name = "I", allow_hyphen_values = true)]
+    pub shard: Option<String>,
+
+    /// Hosts scanned at once (default 256). [Nmap: --max-hostgroup]
+    #[arg(long = "max-hostgroup", value_name = "N")]
+    pub max_hostgroup: Option<usize>,
+
+    /// Continue a scan interrupted by Ctrl-C from the resume file it wrote; give no
+    /// other options (they come from the file). Finished hosts are skipped, and the
+    /// output files are continued: -oN, -oG and -oJ appended to, -oX extended in place.
+    #[arg(long, value_name = "FILE")]
+    pub resume: Option<PathBuf>,
+
     /// Normal output to FILE. [Nmap: -oN]
     #[arg(long = "oN", value_name = "FILE")]
     pub out_normal: Option<String>,

@@ -4,11 +4,12 @@
 mod cli;
 mod normalize;
 mod plan;
+mod resume;
 mod scantype;
 
 use anyhow::Result;
 use clap::Parser;
-use portolan_driver::paths::{Paths, Prefetch};
+use portolan_driver::paths::{Paths, Prefetch, SharedPaths};
 use portolan_driver::raw::RawNet;
 use portolan_driver::{
     run_connect_scan, run_raw_scan, summary, LoopContext, ProgressLine, WallClock,
@@ -16,10 +17,11 @@ use portolan_driver::{
 use portolan_engine::Scan;
 use portolan_model::Protocol;
 use portolan_output::Sink;
-use portolan_targets::PortTable;
+use portolan_targets::{PortTable, ResumeIndex, Target, Tracked};
+use resume::Resumed;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// Descriptors kept back from the scan for output files, the epoll set, stdio.
 const RESERVED_FDS: u64 = 64;
@@ -28,8 +30,7 @@ fn main() -> ExitCode {
     let raw: Vec<String> = std::env::args_os()
         .map(|a| a.to_string_lossy().into_owned())
         .collect();
-    let typed = raw.join(" ");
-    let normalized = match normalize::normalize(raw) {
+    let normalized = match normalize::normalize(raw.clone()) {
         Ok(v) => v,
         Err(e) => return usage_exit(&e.to_string()),
     };
@@ -40,7 +41,13 @@ fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
         }
     };
-    match run(&cli, &typed) {
+    let outcome = match &cli.resume {
+        Some(path) => {
+            resume::start(&raw, path).and_then(|(c, r)| run(&c, &r.file.argv.clone(), Some(r)))
+        }
+        None => run(&cli, &raw, None),
+    };
+    match outcome {
         Ok(code) => code,
         Err(e) if e.downcast_ref::<plan::UsageError>().is_some() => usage_exit(&e.to_string()),
         Err(e) => {
@@ -55,9 +62,17 @@ fn usage_exit(msg: &str) -> ExitCode {
     ExitCode::from(2)
 }
 
-fn run(cli: &cli::Cli, typed: &str) -> Result<ExitCode> {
+/// Runs the scan `argv` asks for (parsed as `cli`), or continues it.
+fn run(cli: &cli::Cli, argv: &[String], resumed: Option<Resumed>) -> Result<ExitCode> {
     let clock = WallClock::start();
-    let mut plan = plan::build(cli, typed, clock.start_epoch_secs())?;
+    let outputs = match resumed {
+        Some(_) => plan::Outputs::Continue,
+        None => plan::Outputs::Create,
+    };
+    let mut plan = plan::build(cli, &argv.join(" "), clock.start_epoch_secs(), outputs)?;
+    if let Some(r) = &resumed {
+        resume::apply(&mut plan, r)?;
+    }
     for w in &plan.warnings {
         eprintln!("Warning: {w}");
     }
@@ -67,34 +82,24 @@ fn run(cli: &cli::Cli, typed: &str) -> Result<ExitCode> {
     let nofile = portolan_netio::limits::raise_nofile(1 << 20)?;
     let budget = nofile.saturating_sub(RESERVED_FDS).max(16) as usize;
 
-    let hosts = plan
-        .targets
-        .exact_count(1 << 20)
-        .unwrap_or_else(|| plan.targets.upper_bound());
-    if hosts == 0 {
-        eprintln!("WARNING: No targets were specified, so 0 hosts scanned.");
-    }
+    let hosts = host_count(&plan, resumed.as_ref());
     let expected_ports =
         hosts.saturating_mul((plan.config.tcp_ports.len() + plan.config.udp_ports.len()) as u64);
-    let seed = plan.config.seed;
-    let targets: Box<dyn Iterator<Item = portolan_targets::Target> + Send> =
-        Box::new(plan.targets.clone().into_iter_seeded(seed));
-    let mut raw_net = None;
+    let start = resumed.as_ref().map(|r| r.file.point());
+    let index = Arc::new(Mutex::new(ResumeIndex::new(start.as_ref())));
+    let order = resume::target_order(&plan, start.as_ref());
     let paths = Paths::shared();
-    let targets = match plan.config.raw {
-        Some(raw) => {
-            let last = raw.base_port + (portolan_engine::probe::TRY_PORTS - 1);
-            raw_net = Some(RawNet::new(paths.clone(), raw.base_port..=last));
-            Box::new(Prefetch::new(targets, paths.clone()))
-        }
-        None => targets,
-    };
+    let (targets, mut raw_net) = scan_targets(&plan, Tracked::new(order, index.clone()), &paths);
     let scan = Scan::new(plan.config.clone(), targets);
     let table = PortTable::builtin();
     let namer = |port: u16, proto: Protocol| table.name(port, proto).map(str::to_string);
     plan.sink.begin(&plan.run)?;
+    let mut sink = resume::TrackingSink {
+        inner: &mut plan.sink,
+        index: index.clone(),
+    };
     let mut ctx = LoopContext {
-        sink: &mut plan.sink,
+        sink: &mut sink,
         stop: &stop,
         namer: &namer,
         progress: plan.show_progress.then(|| ProgressLine::new(clock.now())),
@@ -106,7 +111,47 @@ fn run(cli: &cli::Cli, typed: &str) -> Result<ExitCode> {
         Some(net) => run_raw_scan(scan, &mut ctx, &clock, net)?,
         None => run_connect_scan(scan, &mut ctx, &clock)?,
     };
-    plan.sink.end(&summary(&stats, &clock))?;
+    let mut summary = summary(&stats, &clock);
+    if let Some(r) = &resumed {
+        r.file.add_to(&mut summary);
+    }
+    plan.sink.end(&summary)?;
+    warn_unroutable(&paths);
+    if !stats.interrupted {
+        if let Some(r) = &resumed {
+            // Finished: resuming from this file again would scan hosts twice.
+            let _ = std::fs::remove_file(&r.path);
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let totals = resume::RunTotals {
+        hosts_total: stats.hosts_total,
+        hosts_up: stats.hosts_up,
+        elapsed_secs: clock.elapsed(clock.now()).as_secs_f64(),
+    };
+    save_resume_point(&plan, argv, &index, totals, resumed.as_ref());
+    Ok(ExitCode::from(130))
+}
+
+/// The engine's target source, and the raw-packet sockets when the scan sends raw
+/// packets (their targets' routes are then resolved ahead, in batches).
+fn scan_targets(
+    plan: &plan::Plan,
+    targets: Tracked,
+    paths: &SharedPaths,
+) -> (Box<dyn Iterator<Item = Target> + Send>, Option<RawNet>) {
+    match plan.config.raw {
+        Some(raw) => {
+            let last = raw.base_port + (portolan_engine::probe::TRY_PORTS - 1);
+            let net = RawNet::new(paths.clone(), raw.base_port..=last);
+            let prefetch = Prefetch::new(Box::new(targets), paths.clone());
+            (Box::new(prefetch), Some(net))
+        }
+        None => (Box::new(targets), None),
+    }
+}
+
+fn warn_unroutable(paths: &SharedPaths) {
     let unroutable = std::mem::take(
         &mut paths
             .lock()
@@ -116,9 +161,40 @@ fn run(cli: &cli::Cli, typed: &str) -> Result<ExitCode> {
     for (addr, why) in unroutable {
         eprintln!("Warning: nothing was sent to {addr} ({why}); its ports read as unanswered.");
     }
-    Ok(if stats.interrupted {
-        ExitCode::from(130)
-    } else {
-        ExitCode::SUCCESS
-    })
+}
+
+/// Hosts this run will scan (for the progress line); warns when none.
+fn host_count(plan: &plan::Plan, resumed: Option<&Resumed>) -> u64 {
+    let all = plan.targets.upper_bound();
+    let shards = plan.shard.map_or(1, |s| u64::from(s.count()));
+    let held = plan
+        .targets
+        .exact_count_in(plan.shard, 1 << 20)
+        .unwrap_or(all / shards);
+    if let (0, Some(shard)) = (held, plan.shard) {
+        eprintln!("WARNING: shard {shard} holds none of the targets, so 0 hosts scanned.");
+    } else if held == 0 {
+        eprintln!("WARNING: No targets were specified, so 0 hosts scanned.");
+    }
+    held.saturating_sub(resumed.map_or(0, |r| r.file.hosts_total))
+}
+
+/// Writes the resume file of an interrupted scan and says how to continue.
+fn save_resume_point(
+    plan: &plan::Plan,
+    argv: &[String],
+    index: &portolan_targets::SharedResumeIndex,
+    totals: resume::RunTotals,
+    resumed: Option<&Resumed>,
+) {
+    let path = resume::file_path(plan, resumed);
+    let saved = resume::record(plan, argv, index, totals, resumed)
+        .and_then(|file| Ok(resume::save(&path, &file)?));
+    match saved {
+        Ok(()) => eprintln!("Resume with: portolan --resume {}", path.display()),
+        Err(e) => eprintln!(
+            "portolan: error: cannot write the resume file '{}': {e:#}",
+            path.display()
+        ),
+    }
 }

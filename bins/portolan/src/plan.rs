@@ -7,10 +7,11 @@ use anyhow::{Context, Result};
 use portolan_engine::{RawConfig, ScanConfig, TimingParams};
 use portolan_model::{OutputOptions, Protocol, RunInfo, ScanInfo, ScanType};
 use portolan_output::{
-    GrepableSink, JsonLinesSink, MultiSink, NormalMode, NormalSink, Sink, XmlSink,
+    check_continuation, Continuation, ContinuedXmlSink, FileFormat, GrepableSink, JsonLinesSink,
+    MultiSink, NormalMode, NormalSink, Sink, XmlSink,
 };
 use portolan_targets::{
-    parse_ports, parse_target, ConcreteSpec, Include, PortTable, TargetSet, TargetSpec,
+    parse_ports, parse_target, ConcreteSpec, Include, PortTable, Shard, TargetSet, TargetSpec,
 };
 use std::fs::File;
 use std::io::{BufWriter, IsTerminal, Read, Write};
@@ -36,15 +37,32 @@ fn usage<T>(msg: impl Into<String>) -> Result<T> {
 /// Everything needed to run, checked.
 pub struct Plan {
     pub targets: TargetSet,
+    /// `--shards N --shard I`: only the targets of this shard are scanned.
+    pub shard: Option<Shard>,
     pub config: ScanConfig,
     pub sink: MultiSink,
     pub run: RunInfo,
     pub warnings: Vec<String>,
     pub show_progress: bool,
+    /// The output files (not standard output), in the order given.
+    pub output_files: Vec<String>,
 }
 
-pub fn build(cli: &Cli, args: &str, start_time: u64) -> Result<Plan> {
+/// How the output files are opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outputs {
+    /// Created (or truncated): a new scan.
+    Create,
+    /// Continued after checking that each ends as an interrupted run left it.
+    Continue,
+}
+
+pub fn build(cli: &Cli, args: &str, start_time: u64, outputs: Outputs) -> Result<Plan> {
     reject_unavailable(cli)?;
+    let shard = Shard::from_flags(cli.shard.as_deref(), cli.shards.as_deref())
+        .map_err(|e| UsageError(e.to_string()))?;
+    let files = output_files(cli);
+    let opening = check_outputs(&files, outputs)?;
     let mut warnings = Vec::new();
     let table = PortTable::builtin();
     let mut notes = Vec::new();
@@ -73,7 +91,7 @@ pub fn build(cli: &Cli, args: &str, start_time: u64) -> Result<Plan> {
         options,
         notes,
     };
-    let (mut sink, stdout_taken) = sinks(cli)?;
+    let (mut sink, stdout_taken) = sinks(opening)?;
     if !stdout_taken {
         sink.0.insert(
             0,
@@ -99,11 +117,17 @@ pub fn build(cli: &Cli, args: &str, start_time: u64) -> Result<Plan> {
     };
     Ok(Plan {
         targets,
+        shard,
         config,
         sink,
         run,
         warnings,
         show_progress: std::io::stderr().is_terminal(),
+        output_files: files
+            .into_iter()
+            .map(|f| f.0)
+            .filter(|p| p != "-")
+            .collect(),
     })
 }
 
@@ -191,6 +215,12 @@ fn timing(cli: &Cli) -> Result<TimingParams> {
                 "invalid --scan-delay '{t}': use a number with ms, s, m or h"
             ))
         })?;
+    }
+    if let Some(n) = cli.max_hostgroup {
+        if n == 0 {
+            return usage("invalid --max-hostgroup '0': give a number of hosts, 1 or more");
+        }
+        p.max_hostgroup = n;
     }
     if let Some(t) = &cli.host_timeout {
         p.host_timeout = Some(parse_duration(t).ok_or_else(|| {
@@ -333,8 +363,8 @@ fn resolve(name: &str, ipv6: bool) -> Option<IpAddr> {
         .or_else(|| addrs.first().copied())
 }
 
-/// Opens every output file now, so a bad path fails before the scan starts.
-fn sinks(cli: &Cli) -> Result<(MultiSink, bool)> {
+/// Every output the flags name: `-oA` first, then `-oN`, `-oX`, `-oG`, `-oJ`.
+fn output_files(cli: &Cli) -> Vec<(String, Kind)> {
     let mut files: Vec<(String, Kind)> = Vec::new();
     if let Some(base) = &cli.out_all {
         files.push((format!("{base}.nmap"), Kind::Normal));
@@ -352,18 +382,58 @@ fn sinks(cli: &Cli) -> Result<(MultiSink, bool)> {
             files.push((p.clone(), kind));
         }
     }
+    files
+}
+
+/// How one output will be opened.
+enum Opening {
+    Stdout(Kind),
+    Create(String, Kind),
+    Continue(Continuation, Kind),
+}
+
+/// With [`Outputs::Continue`], checks every output file before any is
+/// touched, so a refused file leaves all of them as they were.
+fn check_outputs(files: &[(String, Kind)], mode: Outputs) -> Result<Vec<Opening>> {
+    let mut opening = Vec::new();
+    for (path, kind) in files {
+        opening.push(match (path.as_str(), mode) {
+            ("-", _) => Opening::Stdout(*kind),
+            (_, Outputs::Create) => Opening::Create(path.clone(), *kind),
+            (_, Outputs::Continue) => {
+                let c = check_continuation(path.as_ref(), kind.format())
+                    .map_err(|e| UsageError(e.to_string()))?;
+                Opening::Continue(c, *kind)
+            }
+        });
+    }
+    Ok(opening)
+}
+
+/// Opens every output file now, so a bad path fails before the scan starts.
+fn sinks(opening: Vec<Opening>) -> Result<(MultiSink, bool)> {
     let mut stdout_taken = false;
     let mut sinks: Vec<Box<dyn Sink>> = Vec::new();
-    for (path, kind) in files {
-        let out: Box<dyn Write + Send> = if path == "-" {
-            stdout_taken = true;
-            Box::new(std::io::stdout())
-        } else {
-            let f = File::create(&path)
-                .map_err(|e| UsageError(format!("cannot write output file '{path}': {e}")))?;
-            Box::new(BufWriter::new(f))
+    for o in opening {
+        let sink = match o {
+            Opening::Stdout(kind) => {
+                stdout_taken = true;
+                kind.sink(Box::new(std::io::stdout()))
+            }
+            Opening::Create(path, kind) => {
+                let f = File::create(&path)
+                    .map_err(|e| UsageError(format!("cannot write output file '{path}': {e}")))?;
+                kind.sink(Box::new(BufWriter::new(f)))
+            }
+            Opening::Continue(c, kind) => {
+                let f = c.open().map_err(|e| {
+                    let path = c.path().display();
+                    UsageError(format!("cannot continue output file '{path}': {e}"))
+                })?;
+                kind.continued_sink(Box::new(BufWriter::new(f)))
+            }
         };
-        sinks.push(kind.sink(out));
+        sinks.push(sink);
     }
     Ok((MultiSink(sinks), stdout_taken))
 }
@@ -377,6 +447,23 @@ enum Kind {
 }
 
 impl Kind {
+    fn format(self) -> FileFormat {
+        match self {
+            Kind::Normal => FileFormat::Normal,
+            Kind::Xml => FileFormat::Xml,
+            Kind::Grep => FileFormat::Grepable,
+            Kind::Json => FileFormat::JsonLines,
+        }
+    }
+
+    /// The sink continuing a file of this kind: XML without its prologue.
+    fn continued_sink(self, out: Box<dyn Write + Send>) -> Box<dyn Sink> {
+        match self {
+            Kind::Xml => Box::new(ContinuedXmlSink::new(out)),
+            other => other.sink(out),
+        }
+    }
+
     fn sink(self, out: Box<dyn Write + Send>) -> Box<dyn Sink> {
         match self {
             Kind::Normal => Box::new(NormalSink::new(out, NormalMode::File)),
@@ -408,6 +495,62 @@ mod tests {
         assert_eq!(parse_duration("5x"), None);
         assert_eq!(parse_duration("0"), None);
         assert_eq!(parse_duration(""), None);
+    }
+
+    fn plan_of(line: &str) -> Result<Plan> {
+        use clap::Parser;
+        let argv: Vec<String> = line.split(' ').map(String::from).collect();
+        let normalized = crate::normalize::normalize(argv).unwrap();
+        let cli = Cli::try_parse_from(normalized).unwrap();
+        build(&cli, line, 0, Outputs::Create)
+    }
+
+    fn shard_hosts(plan: &Plan) -> std::collections::BTreeSet<IpAddr> {
+        let order = crate::resume::target_order(plan, None);
+        order.map(|t| t.addr).collect()
+    }
+
+    #[test]
+    fn separately_built_plans_agree_on_each_shard() {
+        let line = |i: u32| format!("portolan -sT -n -p 22 --shards 3 --shard {i} 198.18.0.0/20");
+        let mut union = std::collections::BTreeSet::new();
+        let mut total = 0;
+        for i in 1..=3 {
+            let (a, b) = (plan_of(&line(i)).unwrap(), plan_of(&line(i)).unwrap());
+            assert_ne!(a.config.seed, b.config.seed, "each run draws its own seed");
+            let hosts = shard_hosts(&a);
+            assert_eq!(hosts, shard_hosts(&b), "shard {i} differs between runs");
+            let masscan = plan_of(&format!(
+                "portolan -sT -n -p 22 --shard {i}/3 198.18.0.0/20"
+            ));
+            assert_eq!(hosts, shard_hosts(&masscan.unwrap()), "--shard {i}/3");
+            total += hosts.len();
+            union.extend(hosts);
+        }
+        assert_eq!(total, 4096, "the shards overlap");
+        assert_eq!(union.len(), 4096, "the shards miss hosts");
+    }
+
+    #[test]
+    fn bad_shard_flags_are_usage_errors_naming_the_flag() {
+        let cases = [
+            ("--shards 3 --shard 0", "--shard"),
+            ("--shards 3 --shard 4", "--shard"),
+            ("--shards 0 --shard 1", "--shards"),
+            ("--shards x --shard 1", "--shards"),
+            ("--shards 3 --shard one", "--shard"),
+            ("--shard 2", "--shards"),
+            ("--shards 3", "--shard"),
+            ("--shard 4/3", "--shard"),
+        ];
+        for (flags, named) in cases {
+            let err = match plan_of(&format!("portolan -sT -n -p 22 {flags} 198.18.0.0/24")) {
+                Ok(_) => panic!("{flags}: accepted"),
+                Err(e) => e,
+            };
+            assert!(err.downcast_ref::<UsageError>().is_some(), "{flags}: {err}");
+            assert!(err.to_string().contains(named), "{flags}: {err}");
+        }
     }
 
     #[test]

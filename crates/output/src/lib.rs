@@ -21,7 +21,16 @@
 //! Which ports each host lists and which it folds into "Not shown" counts is
 //! decided once, by [`port_view`], and shared by the normal, XML and grepable
 //! formats; [`host_visible`] decides likewise which hosts appear at all.
+//!
+//! A host flagged [`HostResult::answers_every_port`] (a SYN proxy or tarpit
+//! answered SYN-ACK for it on nearly every TCP port) is reported as such by
+//! every format instead of as thousands of open ports: the normal report says
+//! so in one line and folds its open TCP ports into "Not shown"; the XML puts
+//! them in `<extraports state="open">` and adds a `synproxy` host script; the
+//! grepable line names them as `Ignored State: open`; JSON Lines, which lists
+//! every port by design, carries the flag as a field.
 
+mod continued;
 mod grepable;
 mod jsonl;
 mod normal;
@@ -33,10 +42,16 @@ mod xml;
 #[cfg(test)]
 mod fixtures;
 
+pub use continued::{
+    check_continuation, Continuation, ContinueError, ContinuedXmlSink, FileFormat,
+};
 pub use grepable::GrepableSink;
 pub use jsonl::{JsonLinesSink, JSON_SCHEMA};
 pub use normal::{NormalMode, NormalSink};
-pub use view::{host_visible, port_view, IgnoredReason, IgnoredState, PortView, IGNORE_THRESHOLD};
+pub use view::{
+    host_visible, port_view, AnswersEveryPort, IgnoredReason, IgnoredState, PortView,
+    IGNORE_THRESHOLD,
+};
 pub use xml::XmlSink;
 
 use portolan_model::{HostResult, OutputOptions, RunInfo, RunSummary};

@@ -11,7 +11,10 @@
 
 use crate::coverage::Coverage;
 use crate::permute::Permutation;
+use crate::resume::ResumePoint;
+use crate::shard::Shard;
 use crate::spec::{ConcreteSpec, HostName, TargetError};
+use std::collections::VecDeque;
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -124,9 +127,18 @@ impl TargetSet {
     /// The exact number of targets after deduplication and exclusion, counted
     /// by walking the index space, when `upper_bound() <= limit`; else `None`.
     pub fn exact_count(&self, limit: u64) -> Option<u64> {
+        self.exact_count_in(None, limit)
+    }
+
+    /// Like [`TargetSet::exact_count`], counting only the targets of `shard`
+    /// (all targets when `None`).
+    pub fn exact_count_in(&self, shard: Option<Shard>, limit: u64) -> Option<u64> {
         let total = self.upper_bound();
-        (total <= limit)
-            .then(|| (0..total).filter(|&g| self.address_at(g).is_some()).count() as u64)
+        let held = |g| {
+            self.address_at(g)
+                .is_some_and(|(_, a)| shard.is_none_or(|s| s.holds(a)))
+        };
+        (total <= limit).then(|| (0..total).filter(|&g| held(g)).count() as u64)
     }
 
     /// The address at global index `g` and its include position, unless it
@@ -167,11 +179,14 @@ fn prefix_sums(lens: impl Iterator<Item = u64>) -> Result<Vec<u64>, TargetError>
     .collect()
 }
 
-/// A position in the permuted index space of a set.
+/// A position in the permuted index space of a set, with the shard kept and
+/// the positions to revisit first when resuming.
 #[derive(Debug, Clone)]
 struct Cursor {
     perm: Permutation,
     next: u64,
+    shard: Option<Shard>,
+    revisit: VecDeque<u64>,
 }
 
 impl Cursor {
@@ -179,21 +194,39 @@ impl Cursor {
         Self {
             perm: Permutation::new(set.upper_bound(), seed),
             next: 0,
+            shard: None,
+            revisit: VecDeque::new(),
         }
     }
 
-    fn advance(&mut self, set: &TargetSet) -> Option<Target> {
-        while let Some(g) = self.perm.nth(self.next) {
+    /// The next target and its position: revisited positions first, then
+    /// onwards from the cursor.
+    fn advance(&mut self, set: &TargetSet) -> Option<(u64, Target)> {
+        while let Some(pos) = self.revisit.pop_front() {
+            if let Some(target) = self.at(set, pos) {
+                return Some((pos, target));
+            }
+        }
+        while self.next < self.perm.len() {
+            let pos = self.next;
             self.next += 1;
-            if let Some(target) = set.target_at(g) {
-                return Some(target);
+            if let Some(target) = self.at(set, pos) {
+                return Some((pos, target));
             }
         }
         None
     }
 
+    /// The target at position `pos`, if it is one of this cursor's.
+    fn at(&self, set: &TargetSet, pos: u64) -> Option<Target> {
+        let target = set.target_at(self.perm.nth(pos)?)?;
+        self.shard
+            .is_none_or(|s| s.holds(target.addr))
+            .then_some(target)
+    }
+
     fn size_hint(&self) -> (usize, Option<usize>) {
-        let left = self.perm.len() - self.next;
+        let left = (self.perm.len() - self.next).saturating_add(self.revisit.len() as u64);
         (0, usize::try_from(left).ok())
     }
 }
@@ -218,7 +251,7 @@ impl Iterator for TargetIter<'_> {
     type Item = Target;
 
     fn next(&mut self) -> Option<Target> {
-        self.cursor.advance(self.set)
+        self.cursor.advance(self.set).map(|(_, t)| t)
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
@@ -238,13 +271,42 @@ impl IntoTargets {
     pub fn position(&self) -> u64 {
         self.cursor.next
     }
+
+    /// Keeps only the targets of `shard` (see [`Shard`]); positions stay
+    /// those of the unsharded order.
+    pub fn sharded(mut self, shard: Shard) -> Self {
+        self.cursor.shard = Some(shard);
+        self
+    }
+
+    /// Continues a scan interrupted at `point`: first the unfinished targets
+    /// (in position order), then every position from `point.next` on.
+    /// Positions past the end and duplicates are ignored.
+    pub fn resume(mut self, point: &ResumePoint) -> Self {
+        let mut revisit: Vec<u64> = point.unfinished.iter().map(|(pos, _)| *pos).collect();
+        revisit.sort_unstable();
+        revisit.dedup();
+        self.cursor.revisit = revisit.into();
+        self.cursor.next = point.next.min(self.cursor.perm.len());
+        self
+    }
+
+    /// The next target with its position in the seeded order.
+    pub fn next_positioned(&mut self) -> Option<(u64, Target)> {
+        self.cursor.advance(&self.set)
+    }
+
+    /// The target at `position` of this order (and shard), if there is one.
+    pub fn target_at_position(&self, position: u64) -> Option<Target> {
+        self.cursor.at(&self.set, position)
+    }
 }
 
 impl Iterator for IntoTargets {
     type Item = Target;
 
     fn next(&mut self) -> Option<Target> {
-        self.cursor.advance(&self.set)
+        self.cursor.advance(&self.set).map(|(_, t)| t)
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
@@ -344,6 +406,59 @@ mod tests {
         let owned: Box<dyn Iterator<Item = Target> + Send> =
             Box::new(s.clone().into_iter_seeded(4));
         assert!(owned.eq(s.iter(4)));
+    }
+
+    fn shard_hosts(s: &TargetSet, seed: u64, shard: Shard) -> Vec<IpAddr> {
+        let iter = s.clone().into_iter_seeded(seed).sharded(shard);
+        iter.map(|t| t.addr).collect()
+    }
+
+    #[test]
+    fn shards_are_disjoint_cover_everything_and_are_balanced() {
+        let s = set(&["198.18.0.0/20"], &["198.18.3.0/26"]);
+        let all: BTreeSet<IpAddr> = visited(&s, 1).into_iter().collect();
+        assert_eq!(all.len(), 4096 - 64);
+        let mut union = BTreeSet::new();
+        for i in 1..=3 {
+            let shard = Shard::new(i, 3).unwrap();
+            let hosts = shard_hosts(&s, 100 + u64::from(i), shard);
+            let count = hosts.len();
+            // 4032 / 3 = 1344; the binomial spread is about 30.
+            assert!(
+                (1200..=1490).contains(&count),
+                "shard {shard}: {count} hosts"
+            );
+            assert_eq!(s.exact_count_in(Some(shard), 1 << 20), Some(count as u64));
+            for h in hosts {
+                assert!(union.insert(h), "{h} is in two shards");
+            }
+        }
+        assert_eq!(union, all);
+    }
+
+    #[test]
+    fn shard_membership_does_not_depend_on_seed_or_spelling() {
+        let a = set(&["198.18.0.0/24"], &[]);
+        let b = set(&["198.18.0.128-255", "198.18.0.0-127"], &[]);
+        let shard = Shard::new(2, 5).unwrap();
+        let one: BTreeSet<IpAddr> = shard_hosts(&a, 1, shard).into_iter().collect();
+        let two: BTreeSet<IpAddr> = shard_hosts(&b, 2, shard).into_iter().collect();
+        assert_eq!(one, two);
+        assert!(!one.is_empty());
+    }
+
+    #[test]
+    fn positions_replay_the_seeded_order() {
+        let s = set(&["198.18.0.0/26", "198.18.0.7-70"], &["198.18.0.9"]);
+        let mut it = s.clone().into_iter_seeded(4);
+        let mut seen = Vec::new();
+        while let Some((pos, t)) = it.next_positioned() {
+            assert_eq!(it.target_at_position(pos), Some(t.clone()));
+            seen.push(t);
+        }
+        assert!(seen.into_iter().eq(s.iter(4)));
+        assert_eq!(it.position(), s.upper_bound());
+        assert_eq!(it.target_at_position(s.upper_bound()), None);
     }
 
     #[test]
