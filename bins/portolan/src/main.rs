@@ -76,11 +76,21 @@ fn run(cli: &cli::Cli, argv: &[String], resumed: Option<Resumed>) -> Result<Exit
     for w in &plan.warnings {
         eprintln!("Warning: {w}");
     }
+    let nofile = portolan_netio::limits::raise_nofile(1 << 20)?;
+    let budget = nofile.saturating_sub(RESERVED_FDS).max(16) as usize;
+    // Output files are open and limits raised: from here on only a raw scan
+    // needs a privilege (CAP_NET_RAW, to open packet sockets and resolve
+    // next hops as it goes). Before any thread exists, so all inherit it.
+    let keep: &[u32] = match plan.config.raw {
+        Some(_) => &[portolan_netio::privs::CAP_NET_RAW],
+        None => &[],
+    };
+    if let Err(e) = portolan_netio::privs::keep_only(keep) {
+        eprintln!("Warning: could not drop privileges: {e}");
+    }
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();
     ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst))?;
-    let nofile = portolan_netio::limits::raise_nofile(1 << 20)?;
-    let budget = nofile.saturating_sub(RESERVED_FDS).max(16) as usize;
 
     let hosts = host_count(&plan, resumed.as_ref());
     let expected_ports =

@@ -164,3 +164,53 @@ fn without_raw_privileges_syn_falls_back_and_udp_is_refused() {
         run.stderr
     );
 }
+
+/// A running scan keeps only what it still needs: CAP_NET_RAW for a raw
+/// scan, nothing for a connect scan, and can never regain the rest.
+#[test]
+fn a_running_scan_holds_only_the_privileges_it_needs() {
+    let lab = Lab::up("privs");
+    let h1 = lab.host("h1");
+    let status_of = |flag: &str| {
+        // `ip netns exec` execs the scanner itself: the child is portolan.
+        let mut child = std::process::Command::new("ip")
+            .args(["netns", "exec", &lab.scanner_ns, common::PORTOLAN, flag])
+            .args(["-Pn", "-n", "--max-rate", "40", "-p", "1-120", &h1.v4])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start portolan");
+        let path = format!("/proc/{}/status", child.id());
+        let mut status = String::new();
+        // The scan takes about 3 s; look once the sockets are open.
+        for _ in 0..40 {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            status = std::fs::read_to_string(&path).unwrap_or_default();
+            if status.contains("Name:\tportolan") && status.contains("NoNewPrivs:\t1") {
+                break;
+            }
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        let field = |name: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(name))
+                .map(|v| v.trim().to_string())
+                .unwrap_or_else(|| panic!("{flag}: no {name} in {status}"))
+        };
+        (field("CapEff:"), field("CapBnd:"), field("NoNewPrivs:"))
+    };
+    let net_raw = "0000000000002000".to_string();
+    assert_eq!(
+        status_of("-sS"),
+        (net_raw.clone(), net_raw, "1".to_string()),
+        "-sS keeps CAP_NET_RAW only"
+    );
+    let none = "0000000000000000".to_string();
+    assert_eq!(
+        status_of("-sT"),
+        (none.clone(), none, "1".to_string()),
+        "-sT keeps nothing"
+    );
+}
