@@ -341,7 +341,9 @@ impl Scan {
     }
 
     fn try_send(&mut self, key: u32, now: Instant) -> Option<Transmit> {
-        let bypass = self.rate.below_min_rate(now);
+        // --min-rate and --min-parallelism override the windows, as in Nmap.
+        let bypass = self.rate.below_min_rate(now)
+            || self.outstanding.len() < self.cfg.timing.min_parallelism;
         let host = self.active.get(&key)?;
         if host.next_send_at.is_some_and(|t| t > now) {
             return None;

@@ -647,3 +647,66 @@ fn udp_under_a_fast_icmp_limit_is_exact_and_quick() {
     // About 0.95 s of refills; the pace must find them, not crawl.
     assert!(run.elapsed < Duration::from_secs(3), "{:?}", run.elapsed);
 }
+
+/// Probes the engine hands out at `now` before it waits.
+fn burst(scan: &mut Scan, now: Instant) -> usize {
+    std::iter::from_fn(|| scan.poll_transmit(now))
+        .take(10_000)
+        .count()
+}
+
+#[test]
+fn max_parallelism_caps_probes_in_flight() {
+    let mut cfg = config((1..=500).collect(), vec![], Some(TcpScan::SYN));
+    cfg.timing.max_parallelism = 3;
+    let hosts = targets(vec![v4(11), v4(12)]);
+    let mut scan = Scan::new(cfg, hosts);
+    let t0 = base();
+    assert_eq!(burst(&mut scan, t0), 3);
+    // Nothing answers: only a timeout frees a place.
+    assert_eq!(burst(&mut scan, t0 + Duration::from_millis(10)), 0);
+    let deadline = scan.poll_timeout().expect("a probe deadline");
+    scan.handle_timeout(deadline);
+    assert!(burst(&mut scan, deadline) <= 3);
+}
+
+#[test]
+fn min_parallelism_sends_past_a_small_window() {
+    let mut cfg = config((1..=500).collect(), vec![], Some(TcpScan::SYN));
+    cfg.timing.initial_cwnd = 2.0;
+    cfg.timing.min_parallelism = 40;
+    let mut scan = Scan::new(cfg, targets(vec![v4(11)]));
+    let sent = burst(&mut scan, base());
+    assert!(sent >= 40, "{sent}");
+    let mut cfg = config((1..=500).collect(), vec![], Some(TcpScan::SYN));
+    cfg.timing.initial_cwnd = 2.0;
+    let mut plain = Scan::new(cfg, targets(vec![v4(11)]));
+    assert!(sent > burst(&mut plain, base()), "the floor adds probes");
+}
+
+#[test]
+fn scan_delay_spaces_probes_to_each_host() {
+    let mut cfg = config((1..=50).collect(), vec![], Some(TcpScan::SYN));
+    cfg.timing.scan_delay = Duration::from_millis(200);
+    let mut sim = Sim::new([(v4(11), lan_host())].into(), Some(TcpScan::SYN));
+    let run = sim.run(Scan::new(cfg, targets(vec![v4(11)])));
+    assert_truth(&sim, &run, &(1..=50).collect::<Vec<_>>(), &[]);
+    // 50 probes, at least 200 ms apart.
+    assert!(
+        run.elapsed >= Duration::from_millis(49 * 200),
+        "{:?}",
+        run.elapsed
+    );
+    let mut scan = Scan::new(
+        {
+            let mut c = config((1..=50).collect(), vec![], Some(TcpScan::SYN));
+            c.timing.scan_delay = Duration::from_millis(200);
+            c
+        },
+        targets(vec![v4(11), v4(12)]),
+    );
+    // One probe per host at once, then none until the delay has passed.
+    assert_eq!(burst(&mut scan, base()), 2);
+    assert_eq!(burst(&mut scan, base() + Duration::from_millis(199)), 0);
+    assert_eq!(burst(&mut scan, base() + Duration::from_millis(200)), 2);
+}
