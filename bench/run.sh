@@ -1,59 +1,140 @@
 #!/usr/bin/env bash
-# Benchmarks portolan against nmap (both TCP connect scans, -T4) on a test network of
-# its own and writes BENCHMARKS.md at the repo root.
+# Benchmarks portolan against nmap and masscan on a test network of its own and writes
+# BENCHMARKS.md at the repo root.
 #
-#   bash bench/run.sh [--runs N] [--scenario all|1|2] [--timeout SECONDS] [--out FILE]
+#   bash bench/run.sh [--runs N] [--scenario all|NAME[,NAME...]] [--timeout SECONDS]
+#                     [--nmap-timeout SECONDS] [--masscan-rate PPS]
+#                     [--masscan-max-rate PPS] [--out FILE]
 #
-# Network (namespaces pb<pid>-scan and pb<pid>-tgt, joined by one veth pair; the root
-# namespace is never touched): scanner 198.18.64.1/24, target 198.18.64.2/24, and
-# 198.19.0.0/24 routed to the target, which holds it as a local route on lo so every
-# address of the /24 answers.
-#   Scenario 1: all 65535 TCP ports of 198.18.64.2; open 22,80,443,8080,31337;
-#               23,8081,9999,40000 dropped by nft; the rest closed.
-#   Scenario 2: ports 1-1000 on each of 198.19.0.0/24 (256 hosts); 22 and 80 open.
-# Each tool run is bounded by `timeout`; wall time and peak RSS come from
-# /usr/bin/time -v; every port state is scored against the truth (bench/report.py).
-# Raw outputs stay in bench/out/<prefix>/ (git-ignored). Torn down on any exit.
+# Scenarios (names are case-insensitive; 1 and 2 stand for connect-1 and connect-2):
+#   connect-1  all 65535 TCP ports of 198.18.64.2, -sT (portolan, nmap).
+#   connect-2  ports 1-1000 of each of 198.19.0.0/24, -sT (portolan, nmap).
+#   R1  all 65535 TCP ports of 198.18.64.2, -sS (portolan, nmap, masscan at
+#       --masscan-rate [100000] and, for its best packet rate, at --masscan-max-rate).
+#   R2  R1 on a target that drops 10 % of the packets each way (nft numgen).
+#   R3  ports 22,80,443 of each of the 65536 addresses of 198.19.0.0/16, -sS (as R1).
+#   R4  -sU --top-ports 100 of 198.18.64.2 under Linux's default ICMP rate limit.
+#   R5  peak RSS of R3 at /20 and /16 (portolan, nmap); reuses R3's /16 runs.
+# Network (namespaces pb<pid>-scan and pb<pid>-tgt, one veth pair; the root namespace is
+# never touched): scanner 198.18.64.1/24, target 198.18.64.2/24; 198.19.0.0/16 is routed
+# to the target, which holds it as a local route on lo so every address answers. Truth:
+# 198.18.64.2 has 22,80,443,8080,31337 open and nft drops 23,8081,9999,40000 (TCP);
+# 198.19.x.y has 22 and 80 open (in R3/R5 80 only on even addresses: odd ones
+# nft-reject with a RST) and everything else closed; UDP 53,123,161 of 198.18.64.2
+# answer (bench/udp_answer.py) and every other UDP port is closed.
+# Each run is bounded by `timeout` (nmap by --nmap-timeout); wall time and peak RSS come
+# from /usr/bin/time -v, packet counts from the scanner's veth counters, and every port
+# state is scored against the truth (bench/report.py). Raw outputs stay in
+# bench/out/<prefix>/ (git-ignored). Torn down on any exit.
 set -euo pipefail
 export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$(pwd)
 
 CMDLINE="bench/run.sh${*:+ $*}"
+ALL_SCENARIOS="connect-1 connect-2 R1 R2 R3 R4 R5"
 RUNS=1
-SCENARIOS="1 2"
+SCENARIOS=$ALL_SCENARIOS
 TOOL_TIMEOUT=600
+NMAP_TIMEOUT=""
+MASSCAN_RATE=100000
+MASSCAN_MAX_RATE=10000000
 REPORT="$ROOT/BENCHMARKS.md"
+
+die() { echo "bench/run.sh: $*" >&2; exit 2; }
+
+# canonical NAME -> prints the scenario's canonical name, or fails.
+canonical() {
+    case "${1,,}" in
+        1|connect-1) echo connect-1 ;;
+        2|connect-2) echo connect-2 ;;
+        r[1-5]) echo "${1^^}" ;;
+        *) return 1 ;;
+    esac
+}
+
+pick_scenarios() {
+    [[ $1 == all ]] && { SCENARIOS=$ALL_SCENARIOS; return; }
+    local want=() name c
+    for name in ${1//,/ }; do
+        c=$(canonical "$name") || die "unknown scenario $name (all, $ALL_SCENARIOS)"
+        want+=("$c")
+    done
+    ((${#want[@]})) || die "--scenario needs a name"
+    # Keep the canonical order, without duplicates.
+    SCENARIOS=""
+    for c in $ALL_SCENARIOS; do
+        [[ " ${want[*]} " == *" $c "* ]] && SCENARIOS+="${SCENARIOS:+ }$c"
+    done
+    return 0
+}
+
 while (($#)); do
     case "$1" in
         --runs) RUNS=$2; shift 2 ;;
-        --scenario) [[ $2 == all ]] && SCENARIOS="1 2" || SCENARIOS=$2; shift 2 ;;
+        --scenario) pick_scenarios "$2"; shift 2 ;;
         --timeout) TOOL_TIMEOUT=$2; shift 2 ;;
-        --out) REPORT=$2; shift 2 ;;
-        -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
-        *) echo "bench/run.sh: unknown argument $1" >&2; exit 2 ;;
+        --nmap-timeout) NMAP_TIMEOUT=$2; shift 2 ;;
+        --masscan-rate) MASSCAN_RATE=$2; shift 2 ;;
+        --masscan-max-rate) MASSCAN_MAX_RATE=$2; shift 2 ;;
+        --out) REPORT=$(realpath -m "$2"); shift 2 ;;
+        -h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1' "$0"; exit 0 ;;
+        *) die "unknown argument $1" ;;
     esac
 done
-[[ $RUNS =~ ^[1-9][0-9]?$ ]] || { echo "bench/run.sh: --runs 1..99" >&2; exit 2; }
+[[ $RUNS =~ ^[1-9][0-9]?$ ]] || die "--runs 1..99"
+[[ $TOOL_TIMEOUT =~ ^[1-9][0-9]*$ ]] || die "--timeout: whole seconds"
+NMAP_TIMEOUT=${NMAP_TIMEOUT:-$TOOL_TIMEOUT}
+[[ $NMAP_TIMEOUT =~ ^[1-9][0-9]*$ ]] || die "--nmap-timeout: whole seconds"
+[[ $MASSCAN_RATE =~ ^[1-9][0-9]*$ ]] || die "--masscan-rate: packets per second"
+[[ $MASSCAN_MAX_RATE =~ ^[1-9][0-9]*$ ]] || die "--masscan-max-rate: packets per second"
+has() { [[ " $SCENARIOS " == *" $1 "* ]]; }
 
 P="pb$$"
 SCAN="$P-scan"
 TGT="$P-tgt"
 OUT="$ROOT/bench/out/$P"
+PORTOLAN="$ROOT/target/release/portolan"
+SCAN_IP=198.18.64.1
+TGT_IP=198.18.64.2
+# Fixed, locally administered MACs: masscan is given both, so its commands are exact.
+SCAN_MAC=02:00:c6:12:40:01
+TGT_MAC=02:00:c6:12:40:02
+SWEEP=198.19.0.0/16
+SWEEP20=198.19.0.0/20
+# masscan's own source port: the scanner's kernel must not see (and RST) its replies.
+MASSCAN_PORT=61000
+# masscan 1.3.2's receive thread only notices the end of the scan when a packet arrives
+# (masscan issue #144: "waiting -N secs" forever on a quiet link), so while it runs the
+# target sends a datagram to this port every 0.1 s; the scanner drops it unanswered.
+NUDGE_PORT=61001
+TCP_OPEN="22 80 443 8080 31337"
+TCP_DROP="23 8081 9999 40000"
+SWEEP_PORTS=22,80,443
+UDP_OPEN="53 123 161"
+# Linux answers a burst of 6 port unreachables, then one per second per peer.
+ICMP_BURST=6
 LISTENER_PID=""
-OPEN1="22 80 443 8080 31337"
-DROP1="23 8081 9999 40000"
-OPEN2="22 80"
+UDP_PID=""
+SAMPLER_PID=""
+NUDGE_PID=""
 
 log() { echo "bench: $*" >&2; }
 
+stop_pid() {
+    local pid=$1
+    [[ -n $pid ]] || return 0
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+}
+
 teardown() {
     set +e
-    if [[ -n $LISTENER_PID ]]; then
-        kill "$LISTENER_PID" 2>/dev/null
-        wait "$LISTENER_PID" 2>/dev/null
-        LISTENER_PID=""
-    fi
+    stop_pid "$SAMPLER_PID"
+    stop_pid "$NUDGE_PID"
+    stop_pid "$LISTENER_PID"
+    stop_pid "$UDP_PID"
+    SAMPLER_PID="" NUDGE_PID="" LISTENER_PID="" UDP_PID=""
     for ns in "$SCAN" "$TGT"; do
         # Whatever still runs inside our own namespaces (a hung scan) is ours to stop.
         for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -9 "$pid" 2>/dev/null; done
@@ -73,136 +154,329 @@ build_network() {
             echo 0 > /proc/sys/net/ipv6/conf/default/accept_ra'
     done
     ip -n "$SCAN" link add eth0 type veth peer name eth0 netns "$TGT"
-    ip -n "$SCAN" addr add 198.18.64.1/24 dev eth0
-    ip -n "$TGT" addr add 198.18.64.2/24 dev eth0
+    ip -n "$SCAN" link set eth0 address "$SCAN_MAC"
+    ip -n "$TGT" link set eth0 address "$TGT_MAC"
+    ip -n "$SCAN" addr add "$SCAN_IP/24" dev eth0
+    ip -n "$TGT" addr add "$TGT_IP/24" dev eth0
     ip -n "$SCAN" link set eth0 up
     ip -n "$TGT" link set eth0 up
-    ip -n "$SCAN" route add 198.19.0.0/24 via 198.18.64.2
-    ip -n "$TGT" route add local 198.19.0.0/24 dev lo
+    ip -n "$SCAN" route add "$SWEEP" via "$TGT_IP"
+    ip -n "$TGT" route add local "$SWEEP" dev lo
+    # The ICMP rate limit stays at the kernel's default (R4 measures against it).
     ip netns exec "$TGT" nft -f - <<EOF
 table ip bench {
     chain in {
         type filter hook input priority 0; policy accept;
-        ip daddr 198.18.64.2 tcp dport { ${DROP1// /, } } drop
+        ip daddr $TGT_IP tcp dport { ${TCP_DROP// /, } } drop
     }
 }
 EOF
+}
+
+# R3/R5: port 80 closed on the odd addresses of the sweep (answered with a RST, never
+# dropped), so the truth is not the same on every host.
+add_odd_reject() {
+    ip netns exec "$TGT" nft -f - <<EOF
+table ip sweep {
+    chain in {
+        type filter hook input priority 0; policy accept;
+        ip daddr $SWEEP ip daddr & 0.0.0.1 == 0.0.0.1 tcp dport 80 reject with tcp reset
+    }
+}
+EOF
+}
+
+del_odd_reject() { ip netns exec "$TGT" nft delete table ip sweep; }
+
+# The R2 loss: 10 % of the packets into and out of the target, at random.
+add_loss() {
+    ip netns exec "$TGT" nft -f - <<EOF
+table ip loss {
+    chain in {
+        type filter hook input priority -10; policy accept;
+        numgen random mod 100 < 10 drop
+    }
+    chain out {
+        type filter hook output priority -10; policy accept;
+        numgen random mod 100 < 10 drop
+    }
+}
+EOF
+}
+
+del_loss() { ip netns exec "$TGT" nft delete table ip loss; }
+
+# masscan has its own TCP/IP stack: the scanner's kernel must drop what comes back to
+# masscan's source port instead of answering it with RSTs (masscan's documented setup).
+masscan_guard() {  # on TIMEOUT_S | off
+    if [[ $1 == on ]]; then
+        ip netns exec "$SCAN" nft -f - <<EOF
+table ip masscan {
+    chain in {
+        type filter hook input priority 0; policy accept;
+        tcp dport $MASSCAN_PORT drop
+        udp dport { $MASSCAN_PORT, $NUDGE_PORT } drop
+    }
+}
+EOF
+        # Bounded: at most as many datagrams as 0.1 s steps in the run's timeout. R2's
+        # loss rule makes some sends fail (EPERM): those are skipped.
+        ip netns exec "$TGT" python3 -c '
+import socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for _ in range(int(sys.argv[3])):
+    try:
+        s.sendto(b"nudge", (sys.argv[1], int(sys.argv[2])))
+    except OSError:
+        pass
+    time.sleep(0.1)' "$SCAN_IP" "$NUDGE_PORT" $(($2 * 10 + 400)) &
+        NUDGE_PID=$!
+    else
+        stop_pid "$NUDGE_PID"
+        NUDGE_PID=""
+        ip netns exec "$SCAN" nft delete table ip masscan
+    fi
+}
+
+wait_ports() {
+    local proto=$1
+    shift
+    local port up
+    for _ in $(seq 100); do
+        up=0
+        for port in "$@"; do
+            ip netns exec "$TGT" ss "-${proto}lnH" "sport = :$port" | grep -q . &&
+                up=$((up + 1))
+        done
+        ((up == $#)) && return 0
+        sleep 0.1
+    done
+    log "$proto listener did not come up on $*"
+    return 1
 }
 
 start_listener() {
     ip netns exec "$TGT" python3 "$ROOT/tests/net/listener.py" --v4-only "$@" \
         >"$OUT/listener.log" 2>&1 &
     LISTENER_PID=$!
-    local port
-    for _ in $(seq 100); do
-        local up=0
-        for port in "$@"; do
-            ip netns exec "$TGT" ss -ltnH "sport = :$port" | grep -q . && up=$((up + 1))
-        done
-        ((up == $#)) && return 0
-        sleep 0.1
-    done
-    log "listener did not come up on $*"; return 1
+    wait_ports t "$@"
 }
 
-stop_listener() {
-    kill "$LISTENER_PID" 2>/dev/null || true
-    wait "$LISTENER_PID" 2>/dev/null || true
-    LISTENER_PID=""
+stop_listener() { stop_pid "$LISTENER_PID"; LISTENER_PID=""; }
+
+start_udp() {
+    ip netns exec "$TGT" python3 "$ROOT/bench/udp_answer.py" "$TGT_IP" "$@" \
+        >"$OUT/udp_answer.log" 2>&1 &
+    UDP_PID=$!
+    wait_ports u "$@"
 }
 
-# run_tool SCENARIO TOOL RUN ARGS... : one bounded, timed run; appends to runs.tsv.
+stop_udp() { stop_pid "$UDP_PID"; UDP_PID=""; }
+
+# run_tool SCENARIO LABEL RUN BIN ARGS... : one bounded, timed run (-oX FILE is
+# appended); records the command, the target's kernel counters and the scanner's veth
+# counters, and appends a line to runs.tsv.
 run_tool() {
-    local scen=$1 tool=$2 n=$3
-    shift 3
-    local bin=$tool
-    [[ $tool == portolan ]] && bin="$ROOT/target/release/portolan"
-    local base="$OUT/s$scen-$tool-$n"
+    local scen=$1 label=$2 n=$3 bin=$4
+    shift 4
+    local exe=$bin limit=$TOOL_TIMEOUT
+    [[ $bin == portolan ]] && exe=$PORTOLAN
+    [[ $bin == nmap ]] && limit=$NMAP_TIMEOUT
+    local base="$OUT/$scen-$label-$n"
     local rc=0
-    log "scenario $scen, $tool run $n: $tool $* -oX $base.xml"
+    if ! grep -qP "^\Q$scen\E\t\Q$label\E\t" "$OUT/commands.tsv"; then
+        printf '%s\t%s\t%s\n' "$scen" "$label" "$bin $* -oX FILE" >>"$OUT/commands.tsv"
+    fi
+    log "$scen, $label run $n (timeout ${limit}s): $bin $* -oX $base.xml"
+    [[ $bin == masscan ]] && masscan_guard on "$limit"
+    ip netns exec "$TGT" nstat -asz >"$base.nstat0"
+    ip netns exec "$SCAN" python3 "$ROOT/bench/ifstat.py" eth0 0.1 $((limit + 30)) \
+        "$base.ifstat" &
+    SAMPLER_PID=$!
+    sleep 0.2
     ip netns exec "$SCAN" /usr/bin/time -v -o "$base.time" \
-        timeout --kill-after=10 "$TOOL_TIMEOUT" "$bin" "$@" -oX "$base.xml" \
+        timeout --kill-after=10 "$limit" "$exe" "$@" -oX "$base.xml" \
         >"$base.log" 2>&1 || rc=$?
-    ((rc == 0)) || log "$tool exited $rc (see $base.log)"
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$scen" "$tool" "$n" "$rc" "$base.xml" \
-        "$base.time" "$base.log" >>"$OUT/runs.tsv"
+    stop_pid "$SAMPLER_PID"
+    SAMPLER_PID=""
+    ip netns exec "$TGT" nstat -asz >"$base.nstat1"
+    [[ $bin == masscan ]] && masscan_guard off
+    ((rc == 0)) || log "$label exited $rc (see $base.log)"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$scen" "$label" "$n" "$rc" "$base.xml" \
+        "$base.time" "$base.log" "$base.ifstat" "$limit" >>"$OUT/runs.tsv"
 }
 
-COMMON=(-sT -Pn -n -T4)
-ARGS1=(-p- 198.18.64.2)
-ARGS2=(-p 1-1000 198.19.0.0/24)
+MASSCAN=(masscan -e eth0 --adapter-ip "$SCAN_IP" --adapter-mac "$SCAN_MAC"
+         --router-mac "$TGT_MAC" --adapter-port "$MASSCAN_PORT" --wait 1)
+SYN=(-sS -Pn -n -T4)
+TOOLS=(portolan nmap masscan)
+
+have_tool() { [[ " ${TOOLS[*]} " == *" $1 "* ]]; }
+
+# tcp_round SCENARIO RUN TARGETS PORTS : portolan, nmap and masscan, one after the other.
+tcp_round() {
+    local scen=$1 n=$2 targets=$3 ports=$4
+    local pspec="-p $ports" mspec="-p$ports"
+    [[ $ports == all ]] && pspec=-p- mspec=-p0-65535
+    # shellcheck disable=SC2086
+    {
+        have_tool portolan && run_tool "$scen" portolan "$n" portolan "${SYN[@]}" $pspec "$targets"
+        have_tool nmap && run_tool "$scen" nmap "$n" nmap "${SYN[@]}" $pspec "$targets"
+        have_tool masscan && run_tool "$scen" masscan "$n" "${MASSCAN[@]}" $mspec \
+            --rate "$MASSCAN_RATE" "$targets"
+        [[ $scen != R2 ]] && have_tool masscan && run_tool "$scen" masscan-max "$n" \
+            "${MASSCAN[@]}" $mspec --rate "$MASSCAN_MAX_RATE" "$targets"
+    }
+    return 0
+}
+
+scenario_connect() {
+    local scen=$1 n tool
+    local args=(-p- "$TGT_IP") open=$TCP_OPEN
+    [[ $scen == connect-2 ]] && args=(-p 1-1000 198.19.0.0/24) open="22 80"
+    # shellcheck disable=SC2086
+    start_listener $open
+    for n in $(seq "$RUNS"); do
+        for tool in portolan nmap; do
+            have_tool "$tool" && run_tool "$scen" "$tool" "$n" "$tool" -sT -Pn -n -T4 "${args[@]}"
+        done
+    done
+    stop_listener
+}
+
+scenario_R1() {
+    local n
+    # shellcheck disable=SC2086
+    start_listener $TCP_OPEN
+    for n in $(seq "$RUNS"); do tcp_round R1 "$n" "$TGT_IP" all; done
+    stop_listener
+}
+
+scenario_R2() {
+    local n
+    # shellcheck disable=SC2086
+    start_listener $TCP_OPEN
+    add_loss
+    for n in $(seq "$RUNS"); do tcp_round R2 "$n" "$TGT_IP" all; done
+    del_loss
+    stop_listener
+}
+
+scenario_R3() {
+    local n
+    start_listener 22 80
+    add_odd_reject
+    for n in $(seq "$RUNS"); do tcp_round R3 "$n" "$SWEEP" "$SWEEP_PORTS"; done
+    del_odd_reject
+    stop_listener
+}
+
+scenario_R5() {
+    local n tool spec scen
+    start_listener 22 80
+    add_odd_reject
+    for n in $(seq "$RUNS"); do
+        for spec in "$SWEEP20" "$SWEEP"; do
+            scen=R5-${spec#*/}
+            # R3 measured the /16 already in this invocation.
+            [[ $spec == "$SWEEP" ]] && has R3 && continue
+            for tool in portolan nmap; do
+                have_tool "$tool" && run_tool "$scen" "$tool" "$n" "$tool" "${SYN[@]}" \
+                    -p "$SWEEP_PORTS" "$spec"
+            done
+        done
+    done
+    del_odd_reject
+    stop_listener
+}
+
+# udp_ports XML : the UDP port list a scan's scaninfo names (empty if none).
+udp_ports() {
+    python3 - "$1" <<'EOF' 2>/dev/null || true
+import sys, xml.etree.ElementTree as ET
+for info in ET.parse(sys.argv[1]).getroot().iter("scaninfo"):
+    if info.get("protocol") == "udp" and info.get("services"):
+        print(info.get("services"))
+        break
+EOF
+}
+
+# Before each UDP run: let the target's per-peer ICMP token bucket fill up again, so
+# every tool starts with the same burst.
+icmp_rest() { sleep $((ICMP_BURST + 2)); }
+
+scenario_R4() {
+    local n ports=""
+    # shellcheck disable=SC2086
+    start_udp $UDP_OPEN
+    for n in $(seq "$RUNS"); do
+        if have_tool portolan; then
+            icmp_rest
+            run_tool R4 portolan "$n" portolan -sU -Pn -n -T4 --top-ports 100 "$TGT_IP"
+            [[ -n $ports ]] || ports=$(udp_ports "$OUT/R4-portolan-$n.xml")
+        fi
+        if have_tool nmap; then
+            icmp_rest
+            run_tool R4 nmap "$n" nmap -sU -Pn -n -T4 --top-ports 100 "$TGT_IP"
+            [[ -n $ports ]] || ports=$(udp_ports "$OUT/R4-nmap-$n.xml")
+        fi
+        if [[ -n $ports ]]; then
+            icmp_rest
+            run_tool R4 masscan "$n" "${MASSCAN[@]}" "-pU:$ports" --rate "$MASSCAN_RATE" "$TGT_IP"
+        else
+            log "R4: no port list from portolan or nmap: masscan not run"
+        fi
+    done
+    stop_udp
+    echo "$ports" >"$OUT/R4-ports.txt"
+}
 
 write_meta() {
-    local rev note
+    local rev
     rev=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
     git diff --quiet HEAD -- 2>/dev/null || rev="$rev+dirty"
-    note=$PORTOLAN_NOTE
-    python3 - "$OUT/scenarios.json" <<EOF
-import json, sys
-common = "${COMMON[*]}"
-def cmd(tool, args):
-    return "%s %s %s -oX FILE" % (tool, common, args)
-meta = {
-  "date": "$(date -u '+%Y-%m-%d %H:%M UTC')",
-  "nproc": "$(nproc)",
-  "cpu": "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)",
-  "mem": "$(awk '/MemTotal/ {printf "%.1f GiB RAM", $2 / 1048576}' /proc/meminfo)",
-  "kernel": "$(uname -r)",
-  "cmdline": "$CMDLINE",
-  "portolan_rev": "$rev",
-  "portolan_note": "$note",
-  "nmap_version": "$(nmap --version | head -1)",
-  "runs": $RUNS,
-  "timeout": $TOOL_TIMEOUT,
-  "tools": ["portolan", "nmap"],
-  "scenarios": {},
-}
-if "1" in "$SCENARIOS".split():
-    meta["scenarios"]["1"] = {
-        "title": "Scenario 1: all 65535 TCP ports of one host",
-        "description": "198.18.64.2, one veth hop away: open ${OPEN1// /, }; "
-                       "dropped by nft (no answer) ${DROP1// /, }; every other port closed (RST).",
-        "targets": "198.18.64.2", "ports": "1-65535",
-        "open": [int(p) for p in "$OPEN1".split()],
-        "filtered": [int(p) for p in "$DROP1".split()],
-        "commands": {t: cmd(t, "${ARGS1[*]}") for t in ("portolan", "nmap")}}
-if "2" in "$SCENARIOS".split():
-    meta["scenarios"]["2"] = {
-        "title": "Scenario 2: 1000 ports on each of 256 hosts",
-        "description": "198.19.0.0/24 (a local route on the target's lo answers for every "
-                       "address): open ${OPEN2// /, } on every host, ports 1-1000, all else closed.",
-        "targets": "198.19.0.0/24", "ports": "1-1000",
-        "open": [int(p) for p in "$OPEN2".split()],
-        "commands": {t: cmd(t, "${ARGS2[*]}") for t in ("portolan", "nmap")}}
-json.dump(meta, open(sys.argv[1], "w"), indent=1)
-EOF
+    BENCH_DATE="$(date -u '+%Y-%m-%d %H:%M UTC')" \
+    BENCH_NPROC="$(nproc)" \
+    BENCH_CPU="$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)" \
+    BENCH_MEM="$(awk '/MemTotal/ {printf "%.1f GiB RAM", $2 / 1048576}' /proc/meminfo)" \
+    BENCH_KERNEL="$(uname -r)" \
+    BENCH_CMDLINE="$CMDLINE" \
+    BENCH_REV="$rev" \
+    BENCH_NOTE="$PORTOLAN_NOTE" \
+    BENCH_NMAP="$(nmap --version | head -1)" \
+    BENCH_MASSCAN="$(masscan --version 2>/dev/null | grep -m1 -i 'masscan version')" \
+    BENCH_RUNS="$RUNS" BENCH_TIMEOUT="$TOOL_TIMEOUT" BENCH_NMAP_TIMEOUT="$NMAP_TIMEOUT" \
+    BENCH_MASSCAN_RATE="$MASSCAN_RATE" BENCH_MASSCAN_MAX_RATE="$MASSCAN_MAX_RATE" \
+    BENCH_SCENARIOS="$SCENARIOS" \
+    BENCH_TCP_OPEN="$TCP_OPEN" BENCH_TCP_DROP="$TCP_DROP" BENCH_UDP_OPEN="$UDP_OPEN" \
+    BENCH_UDP_PORTS="$(cat "$OUT/R4-ports.txt" 2>/dev/null || true)" \
+    BENCH_ICMP_BURST="$ICMP_BURST" \
+    BENCH_LOAD="$LOAD_START (start), $(cut -d' ' -f1-3 /proc/loadavg) (end)" \
+    python3 "$ROOT/bench/report.py" --write-meta "$OUT/scenarios.json"
 }
 
 main() {
     mkdir -p "$OUT"
     : >"$OUT/runs.tsv"
+    : >"$OUT/commands.tsv"
     bash scripts/setup-test-deps.sh >&2
     PORTOLAN_NOTE="release build"
-    local tools=(portolan nmap)
     if ! cargo build --release -p portolan >&2; then
-        log "cargo build failed: benchmarking nmap only"
+        log "cargo build failed: benchmarking the peers only"
         PORTOLAN_NOTE="build FAILED, not run"
-        tools=(nmap)
+        TOOLS=(nmap masscan)
     fi
-    write_meta
     build_network
-    local n tool
+    LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
+    log "scenarios: $SCENARIOS"
+    local scen
     for scen in $SCENARIOS; do
-        local open_var="OPEN$scen" args_var="ARGS$scen[@]"
-        # shellcheck disable=SC2086
-        start_listener ${!open_var}
-        for n in $(seq "$RUNS"); do
-            for tool in "${tools[@]}"; do
-                run_tool "$scen" "$tool" "$n" "${COMMON[@]}" "${!args_var}"
-            done
-        done
-        stop_listener
+        case $scen in
+            connect-*) scenario_connect "$scen" ;;
+            *) "scenario_$scen" ;;
+        esac
     done
+    write_meta
     local rc=0
     python3 bench/report.py "$OUT" "$REPORT" || rc=$?
     log "wrote $REPORT (raw results in $OUT)"
