@@ -96,11 +96,10 @@ pub(crate) struct HostScan {
     pub answered_tries: u32,
     pub lost_tries: u32,
     pub pacer: IcmpPacer,
-    /// When the latest paced try of each UDP slot that went silent was sent
-    /// (until the slot settles): a later answer dates the miss.
-    pub paced_silent_at: HashMap<u32, Instant>,
-    /// UDP slots whose latest strong try went silent (until they settle).
-    pub strong_silent: std::collections::HashSet<u32>,
+    /// The latest paced try of each UDP slot that went silent (until the
+    /// slot settles): when it was sent, so a later answer dates the miss,
+    /// and whether it was strong.
+    pub paced_silent: HashMap<u32, (Instant, bool)>,
     /// Raw scans: the outstanding probe of each slot that has one.
     pub out: HashMap<u32, u64>,
 }
@@ -136,8 +135,7 @@ impl HostScan {
             answered_tries: 0,
             lost_tries: 0,
             pacer: IcmpPacer::default(),
-            paced_silent_at: HashMap::new(),
-            strong_silent: std::collections::HashSet::new(),
+            paced_silent: HashMap::new(),
             out: HashMap::new(),
         }
     }
@@ -232,10 +230,11 @@ impl HostScan {
         } else {
             0
         };
-        let missed_at = self.paced_silent_at.remove(&rec.slot);
-        if self.strong_silent.remove(&rec.slot) {
+        let silent = self.paced_silent.remove(&rec.slot);
+        if silent.is_some_and(|(_, strong)| strong) {
             self.pacer.strong_misses += 1;
         }
+        let missed_at = silent.map(|(sent, _)| sent);
         if rec.strong && answered_try == rec.try_idx {
             self.pacer.strong_answers += 1;
         }

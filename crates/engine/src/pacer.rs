@@ -58,11 +58,6 @@ pub(crate) struct IcmpPacer {
     /// limit is known) or to paced probes (after).
     arrivals: VecDeque<Instant>,
     interval: Option<Duration>,
-    /// Paced tries answered, and paced tries missed (silent, then the port
-    /// answered a later try): the miss rate sets how often a silent port is
-    /// tried before it is believed.
-    paced_answers: u32,
-    paced_misses: u32,
     /// The pace may not get faster than this before `floor_until`: news of
     /// a miss takes a probe timeout to come back, and the pace must not run
     /// far ahead of it.
@@ -144,8 +139,6 @@ impl IcmpPacer {
             return;
         }
         self.push(now);
-        self.paced_answers += 1;
-        self.paced_misses += u32::from(ev.misses);
         let measured = self.measure();
         // The last answers arrived slower than the pace: the bucket may be
         // dry (or some ports are silent); either way, no faster for now.

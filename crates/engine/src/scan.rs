@@ -612,8 +612,7 @@ impl Scan {
             return;
         };
         if host.results[idx].is_none() {
-            host.paced_silent_at.remove(&(idx as u32));
-            host.strong_silent.remove(&(idx as u32));
+            host.paced_silent.remove(&(idx as u32));
             host.results[idx] = Some(s);
             host.settled += 1;
             self.progress.ports_settled += 1;
@@ -684,10 +683,7 @@ impl Scan {
             return;
         }
         if udp && rec.paced {
-            host.paced_silent_at.insert(rec.slot, rec.sent);
-        }
-        if udp && rec.strong {
-            host.strong_silent.insert(rec.slot);
+            host.paced_silent.insert(rec.slot, (rec.sent, rec.strong));
         }
         if udp && host.icmp_known() {
             // A host that answers closed UDP ports with ICMP: the silence
