@@ -31,6 +31,10 @@ pub(crate) enum PingRank {
     ClosedUdp,
 }
 
+/// Probes in flight to a host, presumed lost or not, as a multiple of its
+/// window: bounds what a path that swallows probes gets sent.
+pub(crate) const PRESUMED_SLACK: usize = 4;
+
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Outstanding {
     pub host: u32,
@@ -47,6 +51,10 @@ pub(crate) struct Outstanding {
     /// A UDP retry sent a full refill after the previous UDP probe: its
     /// silence is evidence even on a host that rations ICMP.
     pub strong: bool,
+    /// Outstanding well past the host's round trip: most likely lost, so it
+    /// no longer holds a place in the window (it still waits out its
+    /// timeout before a retry or a verdict).
+    pub presumed_lost: bool,
 }
 
 #[derive(Debug)]
@@ -65,8 +73,12 @@ pub(crate) struct HostScan {
     /// (send order, slot, strong).
     pub parked: VecDeque<(u64, u32, bool)>,
     pub results: Vec<Option<Settled>>,
+    /// Send order of each slot's first try (for the window's loss epochs).
+    pub first_sent: Vec<u64>,
     pub retry: VecDeque<u32>,
     pub in_flight: usize,
+    /// Of `in_flight`, the probes presumed lost.
+    pub presumed_lost: usize,
     pub settled: usize,
     pub rtt: RttEstimator,
     pub window: Window,
@@ -115,8 +127,10 @@ impl HostScan {
             evidence: vec![0; n],
             parked: VecDeque::new(),
             results: vec![None; n],
+            first_sent: vec![0; n],
             retry: VecDeque::new(),
             in_flight: 0,
+            presumed_lost: 0,
             settled: 0,
             rtt: RttEstimator::new(t.initial_rtt_timeout),
             window: Window::new(t.initial_cwnd, t.initial_ssthresh, t.max_cwnd),
@@ -260,6 +274,24 @@ impl HostScan {
             }
             _ => window,
         }
+    }
+
+    /// Whether the window has room for one more probe. Probes presumed lost
+    /// do not count, up to [`PRESUMED_SLACK`] windows in flight in all.
+    pub(crate) fn window_open(&self) -> bool {
+        let allowed = self.allowed_in_flight();
+        self.in_flight - self.presumed_lost < allowed
+            && self.in_flight < allowed.saturating_mul(PRESUMED_SLACK)
+    }
+
+    /// How long after sending a probe its answer is presumed lost: well past
+    /// the round trip (twice the smoothed RTT, or four deviations over it),
+    /// never later than the probe's timeout. Unknown before the first RTT
+    /// sample.
+    pub(crate) fn presume_after(&self, timeout: Duration) -> Option<Duration> {
+        let srtt = self.rtt.srtt()?;
+        let late = (srtt * 2).max(srtt + self.rtt.rttvar() * 4);
+        (late < timeout).then_some(late)
     }
 
     pub(crate) fn probe_timeout(&self, p: &TimingParams) -> Duration {

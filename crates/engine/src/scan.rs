@@ -11,7 +11,7 @@
 //! from the target iterator only as slots free up, so memory does not grow
 //! with the target count.
 
-use crate::host::{HostScan, Outstanding, PingRank, Settled};
+use crate::host::{HostScan, Outstanding, PingRank, Settled, PRESUMED_SLACK};
 use crate::probe::{self, Answer, AnswerKind, ProbeKind, ProbeSpec, RawConfig, TRY_PORTS};
 use crate::rate::RateLimiter;
 use crate::timing::{RttEstimator, TimingParams, Window};
@@ -129,6 +129,10 @@ pub struct Scan {
     next_host_key: u32,
     outstanding: HashMap<u64, Outstanding>,
     deadlines: BinaryHeap<Reverse<(Instant, u64)>>,
+    /// When each outstanding probe is to be presumed lost.
+    presumptions: BinaryHeap<Reverse<(Instant, u64)>>,
+    /// Outstanding probes presumed lost, over all hosts.
+    presumed_lost: usize,
     aborts: VecDeque<ProbeId>,
     events: VecDeque<ScanEvent>,
     group: Window,
@@ -171,6 +175,8 @@ impl Scan {
             next_host_key: 0,
             outstanding: HashMap::new(),
             deadlines: BinaryHeap::new(),
+            presumptions: BinaryHeap::new(),
+            presumed_lost: 0,
             aborts: VecDeque::new(),
             events: VecDeque::new(),
             next_probe: 0,
@@ -254,7 +260,42 @@ impl Scan {
             return false;
         }
         let floor = self.cfg.timing.min_parallelism;
-        in_flight < floor || in_flight < self.group.allowed() || self.rate.below_min_rate(now)
+        let group = self.group.allowed();
+        let group_open = in_flight - self.presumed_lost < group
+            && in_flight < group.saturating_mul(PRESUMED_SLACK);
+        in_flight < floor || group_open || self.rate.below_min_rate(now)
+    }
+
+    /// Takes an outstanding probe out of the books, with its presumption.
+    fn take_outstanding(&mut self, id: u64) -> Option<Outstanding> {
+        let rec = self.outstanding.remove(&id)?;
+        if rec.presumed_lost {
+            self.presumed_lost -= 1;
+            if let Some(h) = self.active.get_mut(&rec.host) {
+                h.presumed_lost -= 1;
+            }
+        }
+        Some(rec)
+    }
+
+    /// Marks probes outstanding well past their host's round trip as
+    /// presumed lost, freeing their places in the windows.
+    fn presume_losses(&mut self, now: Instant) {
+        while let Some(Reverse((at, id))) = self.presumptions.peek().copied() {
+            if at > now {
+                break;
+            }
+            self.presumptions.pop();
+            let Some(rec) = self.outstanding.get_mut(&id) else {
+                continue;
+            };
+            let Some(h) = self.active.get_mut(&rec.host) else {
+                continue;
+            };
+            rec.presumed_lost = true;
+            h.presumed_lost += 1;
+            self.presumed_lost += 1;
+        }
     }
 
     fn refill(&mut self, now: Instant) {
@@ -348,7 +389,7 @@ impl Scan {
         if host.next_send_at.is_some_and(|t| t > now) {
             return None;
         }
-        if !bypass && host.in_flight >= host.allowed_in_flight() {
+        if !bypass && !host.window_open() {
             return None;
         }
         let (slot, ping) = self.pick(key, now)?;
@@ -386,6 +427,7 @@ impl Scan {
             host.udp_next_at = Some(now + gap.max(delay));
         }
         let timeout = host.probe_timeout(&self.cfg.timing);
+        let presume = host.presume_after(timeout);
         let dst = host.target.addr;
         let id = self.next_probe;
         self.next_probe += 1;
@@ -401,9 +443,19 @@ impl Scan {
             ping,
             paced,
             strong,
+            presumed_lost: false,
         };
         self.outstanding.insert(id, rec);
         self.deadlines.push(Reverse((now + timeout, id)));
+        if let Some(after) = presume {
+            self.presumptions.push(Reverse((now + after, id)));
+        }
+        if try_idx == 0 && !ping {
+            let host = self.active.get_mut(&key)?;
+            host.first_sent[slot as usize] = id;
+            host.window.on_first_try(now, id);
+            self.group.on_first_try(now, id);
+        }
         self.count_send(&rec);
         self.rate.on_send(now);
         Some(self.transmit(ProbeId(id), dst, slot, try_idx))
@@ -451,7 +503,7 @@ impl Scan {
 
     /// A connect probe's fate is known. Answers for unknown probes are counted and dropped.
     pub fn handle_outcome(&mut self, now: Instant, probe: ProbeId, outcome: Outcome) {
-        let Some(rec) = self.outstanding.remove(&probe.0) else {
+        let Some(rec) = self.take_outstanding(probe.0) else {
             self.progress.stray_answers += 1;
             return;
         };
@@ -548,9 +600,12 @@ impl Scan {
         let rec = host
             .out
             .remove(&slot)
-            .and_then(|id| self.outstanding.remove(&id));
+            .and_then(|id| self.take_outstanding(id));
         let Some(rec) = rec else {
             return self.late_answer(key, slot, s, now);
+        };
+        let Some(host) = self.active.get_mut(&key) else {
+            return;
         };
         host.in_flight -= 1;
         if icmp {
@@ -602,8 +657,9 @@ impl Scan {
         // rations its ICMP errors, shows the limit, not a congested path.
         let rationed = udp && s.reason == Reason::PortUnreach && host.pacer.suspected();
         let lost = answered > 0 && !rationed;
-        host.window.on_answer(lost);
-        self.group.on_answer(lost);
+        let first = host.first_sent[rec.slot as usize];
+        host.window.on_answer(first, lost);
+        self.group.on_answer(first, lost);
         self.settle(rec.host, rec.slot as usize, s, now);
     }
 
@@ -637,12 +693,18 @@ impl Scan {
                 break;
             }
             self.deadlines.pop();
-            if let Some(rec) = self.outstanding.remove(&id) {
+            if let Some(rec) = self.take_outstanding(id) {
                 self.expire(rec, ProbeId(id), now);
             }
         }
-        // Gates that have opened are no longer timers to wake for.
+        self.presume_losses(now);
+        // Loss is judged once retransmissions had time to be answered.
+        let wait = self.group_rtt.timeout() * 2;
+        self.group.judge(now, wait);
         for h in self.active.values_mut() {
+            let wait = h.rtt.timeout() * 2;
+            h.window.judge(now, wait);
+            // Gates that have opened are no longer timers to wake for.
             h.next_send_at = h.next_send_at.filter(|t| *t > now);
             h.udp_next_at = h.udp_next_at.filter(|t| *t > now);
         }
@@ -795,12 +857,19 @@ impl Scan {
             }
             self.deadlines.pop();
         }
+        while let Some(Reverse((_, id))) = self.presumptions.peek() {
+            if self.outstanding.contains_key(id) {
+                break;
+            }
+            self.presumptions.pop();
+        }
         let mut next = self.deadlines.peek().map(|Reverse((t, _))| *t);
         let mut consider = |t: Option<Instant>| {
             if let Some(t) = t {
                 next = Some(next.map_or(t, |n| n.min(t)));
             }
         };
+        consider(self.presumptions.peek().map(|Reverse((t, _))| *t));
         consider(self.rate.next_token_at());
         for h in self.active.values() {
             consider(h.next_send_at);
@@ -818,6 +887,8 @@ impl Scan {
             self.aborts.extend(ids.into_iter().map(ProbeId));
         }
         self.deadlines.clear();
+        self.presumptions.clear();
+        self.presumed_lost = 0;
         self.active.clear();
         self.by_addr.clear();
         self.rotation.clear();
@@ -840,7 +911,7 @@ impl Scan {
                 .map(|(id, _)| *id)
                 .collect();
             for id in stale {
-                self.outstanding.remove(&id);
+                self.take_outstanding(id);
                 if self.cfg.raw.is_none() {
                     self.aborts.push_back(ProbeId(id));
                 }

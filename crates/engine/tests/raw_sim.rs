@@ -710,3 +710,27 @@ fn scan_delay_spaces_probes_to_each_host() {
     assert_eq!(burst(&mut scan, base() + Duration::from_millis(199)), 0);
     assert_eq!(burst(&mut scan, base() + Duration::from_millis(200)), 2);
 }
+
+#[test]
+fn random_loss_does_not_collapse_the_rate() {
+    // Every port of a host 2 ms away that loses 10 % of packets each way.
+    // Loss alone is not congestion: the window keeps growing, lost probes
+    // give up their places in it, and the scan ends within a few timeouts
+    // of what a clean path takes (about 12 s of virtual time before).
+    let tcp: Vec<u16> = (1..=65535).collect();
+    let mut host = lan_host();
+    host.loss_per_mille = 100;
+    host.rtt = Duration::from_millis(2);
+    let mut sim = Sim::new([(v4(16), host)].into(), Some(TcpScan::SYN));
+    let run = sim.run(Scan::new(
+        config(tcp.clone(), vec![], Some(TcpScan::SYN)),
+        targets(vec![v4(16)]),
+    ));
+    assert_truth(&sim, &run, &tcp, &[]);
+    assert!(
+        run.elapsed < Duration::from_secs(4),
+        "{:?} {:?}",
+        run.elapsed,
+        run.progress
+    );
+}
