@@ -23,6 +23,7 @@ use portolan_netio::connect::ConnectResult;
 use portolan_netio::parallel::ParallelConnector;
 use portolan_output::Sink;
 use std::io;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -76,7 +77,7 @@ pub fn run_connect_scan(
         }
         let now = clock.now();
         pump_transmits(&mut scan, &mut net, now);
-        drain_events(&mut scan, ctx, clock, &mut stats)?;
+        drain_events(&mut scan, ctx, clock, &mut stats, &mut |_| {})?;
         if scan.is_finished() {
             break;
         }
@@ -119,7 +120,7 @@ pub fn run_raw_scan(
             }
         }
         net.flush()?;
-        drain_events(&mut scan, ctx, clock, &mut stats)?;
+        drain_events(&mut scan, ctx, clock, &mut stats, &mut |a| net.forget(a))?;
         if scan.is_finished() {
             break;
         }
@@ -174,8 +175,10 @@ fn drain_events(
     ctx: &mut LoopContext<'_>,
     clock: &WallClock,
     stats: &mut LoopStats,
+    done: &mut dyn FnMut(IpAddr),
 ) -> io::Result<()> {
     while let Some(ScanEvent::HostDone(h)) = scan.poll_event() {
+        done(h.target.addr);
         let result = host_result(*h, clock, ctx.namer);
         stats.hosts_total += 1;
         if result.status == HostStatus::Up {

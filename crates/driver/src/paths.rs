@@ -38,7 +38,10 @@ pub struct Paths {
     routes: Option<route::RouteCache>,
     ifaces: HashMap<u32, Interface>,
     hops: HashMap<IpAddr, Option<[u8; 6]>>,
-    paths: HashMap<IpAddr, Path>,
+    /// Each target's path, with how many of the targets handed to the engine
+    /// have that address (a target list may repeat one); forgotten when the
+    /// last is done, so memory follows the targets in flight, not the total.
+    paths: HashMap<IpAddr, (Path, u32)>,
     /// Targets with no route at all: probes to them are dropped.
     pub unroutable: Vec<(IpAddr, String)>,
 }
@@ -51,7 +54,36 @@ impl Paths {
     }
 
     pub fn get(&self, dst: IpAddr) -> Option<Path> {
-        self.paths.get(&dst).copied()
+        self.paths.get(&dst).map(|(p, _)| *p)
+    }
+
+    /// The engine is done with one target of address `dst`.
+    pub fn forget(&mut self, dst: IpAddr) {
+        let Some((_, refs)) = self.paths.get_mut(&dst) else {
+            return;
+        };
+        *refs -= 1;
+        if *refs > 0 {
+            return;
+        }
+        self.paths.remove(&dst);
+        // An on-link target is its own next hop. (A gateway that was also
+        // a target is simply resolved again if a later target needs it.)
+        self.hops.remove(&dst);
+        if let Some(cache) = &mut self.routes {
+            cache.forget(dst);
+        }
+        shrink(&mut self.paths);
+        shrink(&mut self.hops);
+    }
+
+    /// Targets whose paths are held.
+    pub fn len(&self) -> usize {
+        self.paths.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.paths.is_empty()
     }
 
     /// Resolves the paths of `dsts` not yet known.
@@ -85,14 +117,13 @@ impl Paths {
             } else {
                 self.hops.get(&hop).copied().flatten()
             };
-            self.paths.insert(
-                dst,
-                Path {
-                    ifindex: r.ifindex,
-                    src: r.src,
-                    mac,
-                },
-            );
+            let path = Path {
+                ifindex: r.ifindex,
+                src: r.src,
+                mac,
+            };
+            let e = self.paths.entry(dst).or_insert((path, 0));
+            *e = (path, e.1 + 1);
         }
     }
 
@@ -123,6 +154,13 @@ impl Paths {
         let i = iface::by_index(ifindex).ok()?;
         self.ifaces.insert(ifindex, i.clone());
         Some(i)
+    }
+}
+
+/// Gives back the memory of a map that emptied out.
+fn shrink<V>(map: &mut HashMap<IpAddr, V>) {
+    if map.capacity() > 64 && map.len() < map.capacity() / 4 {
+        map.shrink_to_fit();
     }
 }
 
@@ -162,5 +200,34 @@ impl Iterator for Prefetch {
             paths.prepare(&addrs);
         }
         self.ready.pop_front()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::Ipv4Addr;
+
+    #[test]
+    fn paths_are_forgotten_when_their_last_target_is_done() {
+        let lo = IpAddr::V4(Ipv4Addr::LOCALHOST);
+        let other = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2));
+        let mut paths = Paths::default();
+        // The same address twice (a repeated target) and another one.
+        paths.prepare(&[lo, other]);
+        paths.prepare(&[lo]);
+        assert!(paths.unroutable.is_empty(), "{:?}", paths.unroutable);
+        assert_eq!(paths.len(), 2);
+        paths.forget(lo);
+        assert!(paths.get(lo).is_some(), "still one target of that address");
+        paths.forget(lo);
+        paths.forget(other);
+        assert!(paths.get(lo).is_none());
+        assert!(paths.is_empty());
+        assert!(paths.hops.is_empty());
+        assert!(paths.routes.as_ref().is_some_and(|r| r.is_empty()));
+        // Forgetting an unknown address changes nothing.
+        paths.forget(other);
+        assert!(paths.is_empty());
     }
 }

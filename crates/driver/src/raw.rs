@@ -12,6 +12,7 @@ use portolan_netio::rawip::RawIpSender;
 use portolan_wire::probe::{emit_tcp, emit_udp, EmitError, IpParams, MAX_PROBE_LEN};
 use std::collections::HashMap;
 use std::io;
+use std::net::IpAddr;
 use std::ops::RangeInclusive;
 use std::os::fd::AsRawFd;
 use std::sync::PoisonError;
@@ -79,6 +80,14 @@ impl RawNet {
         self.sockets
             .get_mut(&ifindex)
             .ok_or_else(|| io::Error::other("socket vanished"))
+    }
+
+    /// The engine is done with a target: its path is no longer needed.
+    pub fn forget(&mut self, dst: IpAddr) {
+        self.paths
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .forget(dst);
     }
 
     /// Builds a probe and queues it; flushes when a batch is full.

@@ -83,6 +83,15 @@ impl RouteCache {
         Ok(route)
     }
 
+    /// Forgets `dst` (its scan is over), so the cache holds only the
+    /// destinations in use.
+    pub fn forget(&mut self, dst: IpAddr) {
+        self.routes.remove(&dst);
+        if self.routes.capacity() > 64 && self.routes.len() < self.routes.capacity() / 4 {
+            self.routes.shrink_to_fit();
+        }
+    }
+
     /// Destinations remembered.
     pub fn len(&self) -> usize {
         self.routes.len()
