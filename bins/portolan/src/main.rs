@@ -127,6 +127,13 @@ fn run(cli: &cli::Cli, argv: &[String], resumed: Option<Resumed>) -> Result<Exit
     }
     plan.sink.end(&summary)?;
     warn_unroutable(&paths);
+    if let Some(net) = raw_net.as_ref().filter(|_| plan.run.options.verbose > 0) {
+        let s = &net.stats;
+        eprintln!(
+            "Raw packets sent: {} ({} through raw IP sockets) | Rcvd: {} | Dropped: {}",
+            s.sent, s.sent_raw_ip, s.received, s.dropped
+        );
+    }
     if !stats.interrupted {
         if let Some(r) = &resumed {
             // Finished: resuming from this file again would scan hosts twice.

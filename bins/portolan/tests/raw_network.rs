@@ -214,3 +214,69 @@ fn a_running_scan_holds_only_the_privileges_it_needs() {
         "-sT keeps nothing"
     );
 }
+
+/// The scanner's own addresses: IPv4 packets to a local address cannot go
+/// out through a packet socket (the kernel drops them as martians), so they
+/// take the raw IP socket fallback; IPv6 ones go through loopback's packet
+/// socket. Either way the states are exact and nothing leaves on the wire.
+#[test]
+fn local_addresses_are_scanned_through_the_raw_ip_fallback() {
+    use std::io::{BufRead, BufReader};
+    let lab = Lab::up("local");
+    // A listener on port 7001 of every scanner address; 7002 stays closed.
+    let listener = "import socket,sys,time\n\
+        a=socket.socket(socket.AF_INET6)\n\
+        a.setsockopt(socket.IPPROTO_IPV6,socket.IPV6_V6ONLY,0)\n\
+        a.bind(('::',7001)); a.listen(64)\n\
+        print('ready',flush=True); time.sleep(60)";
+    let mut child = std::process::Command::new("ip")
+        .args(["netns", "exec", &lab.scanner_ns, "timeout", "90", "python3"])
+        .args(["-c", listener])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("start the listener");
+    let mut line = String::new();
+    let stdout = child.stdout.take().expect("listener stdout");
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("listener starts");
+    assert_eq!(line.trim(), "ready");
+    let check = |family6: bool, targets: &[&str], via_raw_ip: bool| {
+        let out = lab.out(&format!("local{}.jsonl", u8::from(family6)));
+        lab.wait_tx_quiet();
+        let before = lab.tx_packets();
+        let mut args = vec!["-v", "-sS", "-Pn", "-n", "-p", "7001,7002", "-oJ", &out];
+        if family6 {
+            args.push("-6");
+        }
+        args.extend(targets);
+        let run = lab.portolan(&args).ok("local scan");
+        assert_eq!(lab.tx_packets(), before, "nothing went out on eth0");
+        let scan = read_jsonl(&out);
+        for t in targets {
+            let ports = &scan.hosts[*t];
+            assert_eq!(ports[&7001].state, "open", "{t}");
+            assert_eq!(ports[&7001].reason.as_deref(), Some("syn-ack"), "{t}");
+            assert_eq!(ports[&7002].state, "closed", "{t}");
+            assert_eq!(ports[&7002].reason.as_deref(), Some("reset"), "{t}");
+        }
+        let stats = run
+            .stderr
+            .lines()
+            .find(|l| l.starts_with("Raw packets sent: "))
+            .unwrap_or_else(|| panic!("no packet counts with -v: {}", run.stderr));
+        let numbers: Vec<u64> = stats
+            .split(|c: char| !c.is_ascii_digit())
+            .filter_map(|n| n.parse().ok())
+            .collect();
+        let (sent, raw_ip) = (numbers[0], numbers[1]);
+        assert!(sent >= 2 * targets.len() as u64, "{stats}");
+        let want = if via_raw_ip { sent } else { 0 };
+        assert_eq!(raw_ip, want, "{stats}");
+    };
+    let v4 = "198.18.0.1";
+    check(false, &["127.0.0.1", v4], true);
+    check(true, &["::1", "2001:db8:0:1::1"], false);
+    let _ = child.kill();
+    let _ = child.wait();
+}

@@ -27,6 +27,9 @@ const TTL: u8 = 64;
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RawStats {
     pub sent: u64,
+    /// Of `sent`, the packets that went through raw IP sockets (no next-hop
+    /// MAC: local addresses, or a next hop that did not answer ARP / NS).
+    pub sent_raw_ip: u64,
     pub received: u64,
     /// Probes to targets without a route, or that the kernel refused.
     pub dropped: u64,
@@ -181,6 +184,7 @@ impl RawNet {
         let slices: Vec<&[u8]> = pkts.iter().map(|p| p.as_slice()).collect();
         let n = f.send_batch(&slices).unwrap_or(0);
         self.stats.sent += n as u64;
+        self.stats.sent_raw_ip += n as u64;
         self.stats.dropped += (slices.len() - n) as u64;
     }
 
