@@ -427,7 +427,9 @@ impl Scan {
             host.udp_next_at = Some(now + gap.max(delay));
         }
         let timeout = host.probe_timeout(&self.cfg.timing);
-        let presume = host.presume_after(timeout);
+        // A silent UDP probe is most often a rationed ICMP error or an
+        // open|filtered port, not a loss: it keeps its place in the window.
+        let presume = host.presume_after(timeout).filter(|_| !udp);
         let dst = host.target.addr;
         let id = self.next_probe;
         self.next_probe += 1;
