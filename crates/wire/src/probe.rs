@@ -1,5 +1,6 @@
 //! Building probes: IPv4 or IPv6 header, then a TCP or UDP header, with
-//! correct checksums.
+//! correct checksums. ICMP query probes (echo, timestamp, address mask) are
+//! built in [`crate::ping`] on the same IP header code.
 //!
 //! Everything here starts at the IP header; the driver prepends the link
 //! header (see [`crate::ether`]). Emitters write every byte of the packet
@@ -16,6 +17,7 @@
 use std::net::IpAddr;
 
 use crate::checksum;
+use crate::ping::PingKind;
 use crate::reply::ipproto;
 
 /// TCP header flag bits (RFC 9293 section 3.1; ECE and CWR from RFC 3168).
@@ -87,6 +89,30 @@ pub mod field {
         pub const CHECKSUM: Range<usize> = 6..8;
         pub const HEADER_LEN: usize = 8;
     }
+
+    /// ICMP and ICMPv6 messages (RFC 792, RFC 4443 section 2.1). The first
+    /// four bytes are common to every message; identifier and sequence
+    /// number are those of the query messages (echo, timestamp, address
+    /// mask), whose replies copy them from the request.
+    pub mod icmp {
+        use core::ops::Range;
+        pub const TYPE: usize = 0;
+        pub const CODE: usize = 1;
+        pub const CHECKSUM: Range<usize> = 2..4;
+        pub const IDENT: Range<usize> = 4..6;
+        pub const SEQ: Range<usize> = 6..8;
+        /// Length of an echo message without data.
+        pub const HEADER_LEN: usize = 8;
+        /// Timestamp and timestamp reply (RFC 792): milliseconds since
+        /// midnight UT, as the sender and the replier saw them.
+        pub const ORIGINATE: Range<usize> = 8..12;
+        pub const RECEIVE: Range<usize> = 12..16;
+        pub const TRANSMIT: Range<usize> = 16..20;
+        pub const TIMESTAMP_LEN: usize = 20;
+        /// Address mask request and reply (RFC 950).
+        pub const ADDRESS_MASK: Range<usize> = 8..12;
+        pub const ADDRESS_MASK_LEN: usize = 12;
+    }
 }
 
 /// Largest packet (IP header onward) the emitters produce: a standard
@@ -152,6 +178,8 @@ pub enum EmitError {
     FamilyMismatch,
     #[error("probe would exceed {MAX_PROBE_LEN} bytes")]
     PayloadTooLarge,
+    #[error("ICMPv6 has no {kind:?} request (RFC 4443 defines only echo)")]
+    NotInIcmpv6 { kind: PingKind },
 }
 
 /// Writes a TCP probe (IP header onward) at the start of `buf`.
@@ -194,7 +222,7 @@ pub fn emit_udp(buf: &mut [u8], ip: &IpParams, udp: &UdpProbe) -> Result<usize, 
 
 /// Checks the request, writes the IP header, and returns the header length
 /// and the whole packet's slice of `buf` (exactly header + `l4_len` bytes).
-fn emit_ip<'b>(
+pub(crate) fn emit_ip<'b>(
     buf: &'b mut [u8],
     ip: &IpParams,
     protocol: u8,
@@ -302,7 +330,7 @@ fn addr_sum(addr: IpAddr) -> u32 {
     }
 }
 
-fn put16(buf: &mut [u8], at: core::ops::Range<usize>, value: u16) {
+pub(crate) fn put16(buf: &mut [u8], at: core::ops::Range<usize>, value: u16) {
     buf[at].copy_from_slice(&value.to_be_bytes());
 }
 

@@ -83,7 +83,17 @@ pub enum ReplyBody {
         quoted: Quoted,
     },
     /// Any other ICMP/ICMPv6 message (echo reply, timestamp reply, NDP, ...).
-    Icmp { v6: bool, icmp_type: u8, code: u8 },
+    Icmp {
+        v6: bool,
+        icmp_type: u8,
+        code: u8,
+        /// Bytes 4..6 of the message: the identifier of a query reply (echo,
+        /// timestamp, address mask), which copies it from the request; 0 if
+        /// the message is too short to hold it.
+        ident: u16,
+        /// Bytes 6..8: the sequence number of a query reply; 0 if absent.
+        seq: u16,
+    },
     /// Other protocols or non-first fragments.
     Other,
 }
@@ -347,13 +357,17 @@ fn udp(datagram: &[u8]) -> Result<ReplyBody, ParseError> {
 const ICMP_ERROR_QUOTE: usize = 8;
 
 fn icmp(message: &[u8], v6: bool) -> Result<ReplyBody, ParseError> {
+    use field::icmp::{CODE, IDENT, SEQ, TYPE};
     let h = message.get(..4).ok_or(Truncated)?;
-    let (icmp_type, code) = (h[0], h[1]);
+    let (icmp_type, code) = (h[TYPE], h[CODE]);
     if !is_icmp_error(icmp_type, v6) {
+        let word = |at: core::ops::Range<usize>| message.get(at).map_or(0, |w| read16(w, 0..2));
         return Ok(ReplyBody::Icmp {
             v6,
             icmp_type,
             code,
+            ident: word(IDENT),
+            seq: word(SEQ),
         });
     }
     let quote = message.get(ICMP_ERROR_QUOTE..).ok_or(Truncated)?;
@@ -401,7 +415,7 @@ fn parse_quoted(quote: &[u8]) -> Result<Quoted, ParseError> {
 /// The two words that identify a quoted probe (see [`Quoted::sport`]).
 fn quoted_ids(protocol: u8, transport: &[u8]) -> Result<(u16, u16), ParseError> {
     let at = match protocol {
-        ipproto::ICMP | ipproto::ICMPV6 => 4,
+        ipproto::ICMP | ipproto::ICMPV6 => field::icmp::IDENT.start,
         _ => 0,
     };
     let ids = transport.get(at..at + 4).ok_or(Truncated)?;
@@ -690,6 +704,8 @@ mod tests {
             v6: false,
             icmp_type: 0,
             code: 0,
+            ident: 1,
+            seq: 1,
         };
         assert_eq!(parse_ip(&echo_reply).unwrap().body, body);
         let neighbor_advert = ipv6_packet(TARGET6, US6, 58, &[136, 0, 0, 0, 0x60, 0, 0, 0]);
@@ -697,11 +713,80 @@ mod tests {
             v6: true,
             icmp_type: 136,
             code: 0,
+            ident: 0x6000, // NDP flags: bytes 4..8 are read whatever they mean
+            seq: 0,
         };
         assert_eq!(parse_ip(&neighbor_advert).unwrap().body, body);
         // ICMPv4's protocol number means nothing inside IPv6.
         let odd = ipv6_packet(TARGET6, US6, 1, &[3, 3, 0, 0, 0, 0, 0, 0]);
         assert_eq!(parse_ip(&odd).unwrap().body, ReplyBody::Other);
+    }
+
+    /// An ICMP query reply as a target sends it: type, code 0, checksum,
+    /// identifier, sequence number, then `rest` (data, timestamps or mask).
+    fn query_reply(icmp_type: u8, ident: u16, seq: u16, rest: &[u8]) -> Vec<u8> {
+        let mut m = vec![icmp_type, 0, 0, 0];
+        m.extend(ident.to_be_bytes());
+        m.extend(seq.to_be_bytes());
+        m.extend_from_slice(rest);
+        let check = checksum::checksum(&m);
+        m[2..4].copy_from_slice(&check.to_be_bytes());
+        m
+    }
+
+    #[test]
+    fn query_replies_carry_identifier_and_sequence() {
+        let timestamps = [0, 0, 0, 0, 0x03, 0x21, 0x4e, 0x10, 0x03, 0x21, 0x4e, 0x11];
+        let mask = [255, 255, 254, 0];
+        let cases: [(u8, &[u8]); 3] = [(0, b"ping data"), (14, &timestamps), (18, &mask)];
+        for (i, (icmp_type, rest)) in cases.into_iter().enumerate() {
+            let (ident, seq) = (0xa5a5 ^ i as u16, 0x0100 + i as u16);
+            let message = query_reply(icmp_type, ident, seq, rest);
+            let reply = parse_ip(&ipv4_packet(TARGET4, US4, 1, 0, &message)).unwrap();
+            let body = ReplyBody::Icmp {
+                v6: false,
+                icmp_type,
+                code: 0,
+                ident,
+                seq,
+            };
+            assert_eq!((reply.src, reply.body), (TARGET4.into(), body));
+        }
+        let echo6 = query_reply(129, 0xfeed, 0xffff, &[1, 2, 3]);
+        let reply = parse_ip(&ipv6_packet(TARGET6, US6, 58, &echo6)).unwrap();
+        let body = ReplyBody::Icmp {
+            v6: true,
+            icmp_type: 129,
+            code: 0,
+            ident: 0xfeed,
+            seq: 0xffff,
+        };
+        assert_eq!(reply.body, body);
+    }
+
+    #[test]
+    fn short_query_replies_read_zero_for_missing_words() {
+        let full = query_reply(0, 0x1234, 0x5678, b"");
+        let expect = |ident, seq| ReplyBody::Icmp {
+            v6: false,
+            icmp_type: 0,
+            code: 0,
+            ident,
+            seq,
+        };
+        let cases = [(4, expect(0, 0)), (5, expect(0, 0)), (6, expect(0x1234, 0))];
+        for (len, body) in cases {
+            let packet = ipv4_packet(TARGET4, US4, 1, 0, &full[..len]);
+            assert_eq!(parse_ip(&packet).unwrap().body, body, "length {len}");
+        }
+        for len in 0..4 {
+            let packet = ipv4_packet(TARGET4, US4, 1, 0, &full[..len]);
+            assert_eq!(
+                parse_ip(&packet),
+                Err(ParseError::Truncated),
+                "length {len}"
+            );
+        }
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Differential tests against etherparse, an independent implementation:
-//! what we emit, it parses with the same fields and valid checksums; what it
-//! builds, we parse with the same fields.
+//! what we emit (TCP, UDP, ICMP queries), it parses with the same fields and
+//! valid checksums; what it builds, we parse with the same fields.
 
 #![allow(clippy::unwrap_used)]
 
@@ -8,10 +8,12 @@ mod common;
 
 use std::net::IpAddr;
 
-use common::{emit_tcp_vec, emit_udp_vec, ip_params, tcp_probe};
+use common::{emit_icmp_vec, emit_tcp_vec, emit_udp_vec, ip_params, ping_kind_for, tcp_probe};
 use etherparse::{
-    NetHeaders, PacketBuilder, PacketBuilderStep, PacketHeaders, TcpHeader, TransportHeader,
+    Icmpv4Type, Icmpv6Type, NetHeaders, PacketBuilder, PacketBuilderStep, PacketHeaders, TcpHeader,
+    TransportHeader,
 };
+use portolan_wire::ping::PingKind;
 use portolan_wire::probe::{tcp_flags, IpParams};
 use portolan_wire::reply::{parse_ip, ReplyBody};
 use proptest::prelude::*;
@@ -195,5 +197,64 @@ proptest! {
         prop_assert_eq!((v6, t, c), (is_v6, icmp_type, code));
         prop_assert_eq!((quoted.src, quoted.dst, quoted.sport, quoted.dport), (ip.src, ip.dst, tcp.sport, tcp.dport));
         prop_assert_eq!(quoted.tcp_seq, Some(tcp.seq));
+    }
+
+    #[test]
+    fn etherparse_reads_our_icmp_queries(ip in ip_params(), pick: u8, ident: u16, seq: u16, payload in proptest::collection::vec(any::<u8>(), 0..100)) {
+        // etherparse reads a timestamp request only at its exact 20 bytes.
+        let kind = ping_kind_for(&ip, pick);
+        let payload = if kind == PingKind::Timestamp { &[][..] } else { &payload[..] };
+        let packet = emit_icmp_vec(&ip, kind, ident, seq, payload);
+        let headers = PacketHeaders::from_ip_slice(&packet).unwrap();
+        let net = headers.net.unwrap();
+        let rest = headers.payload.slice();
+        match headers.transport {
+            Some(TransportHeader::Icmpv4(h)) => {
+                check_net(&net, &ip, 1)?;
+                prop_assert_eq!(h.checksum, h.icmp_type.calc_checksum(rest));
+                match (kind, h.icmp_type) {
+                    (PingKind::Echo, Icmpv4Type::EchoRequest(e)) => {
+                        prop_assert_eq!((e.id, e.seq, rest), (ident, seq, payload));
+                    }
+                    (PingKind::Timestamp, Icmpv4Type::TimestampRequest(t)) => {
+                        prop_assert_eq!((t.id, t.seq), (ident, seq));
+                        let stamps = (t.originate_timestamp, t.receive_timestamp, t.transmit_timestamp);
+                        prop_assert_eq!(stamps, (0, 0, 0));
+                    }
+                    (PingKind::AddressMask, Icmpv4Type::Unknown { type_u8: 17, code_u8: 0, bytes5to8 }) => {
+                        let ids = [ident.to_be_bytes(), seq.to_be_bytes()].concat();
+                        prop_assert_eq!(&bytes5to8[..], &ids[..]);
+                        let mut expected = vec![0u8; 4];
+                        expected.extend_from_slice(payload);
+                        prop_assert_eq!(rest, &expected[..]);
+                    }
+                    (kind, other) => prop_assert!(false, "{:?} read as {:?}", kind, other),
+                }
+            }
+            Some(TransportHeader::Icmpv6(h)) => {
+                check_net(&net, &ip, 58)?;
+                let expected = h.icmp_type.calc_checksum(v6(ip.src), v6(ip.dst), rest).unwrap();
+                prop_assert_eq!(h.checksum, expected);
+                let Icmpv6Type::EchoRequest(e) = h.icmp_type else {
+                    return Err(TestCaseError::fail(format!("not an echo request: {:?}", h.icmp_type)));
+                };
+                prop_assert_eq!((e.id, e.seq, rest), (ident, seq, payload));
+            }
+            other => prop_assert!(false, "no ICMP header: {:?}", other),
+        }
+    }
+
+    #[test]
+    fn we_read_etherparse_echo_replies(ip in ip_params(), ident: u16, seq: u16, payload in proptest::collection::vec(any::<u8>(), 0..100)) {
+        let mut packet = Vec::new();
+        let (is_v6, icmp_type) = (ip.src.is_ipv6(), if ip.src.is_ipv6() { 129 } else { 0 });
+        if is_v6 {
+            builder(&ip).icmpv6_echo_reply(ident, seq).write(&mut packet, &payload).unwrap();
+        } else {
+            builder(&ip).icmpv4_echo_reply(ident, seq).write(&mut packet, &payload).unwrap();
+        }
+        let reply = parse_ip(&packet).unwrap();
+        prop_assert_eq!(reply.body, ReplyBody::Icmp { v6: is_v6, icmp_type, code: 0, ident, seq });
+        prop_assert_eq!(PingKind::of_reply(icmp_type, is_v6), Some(PingKind::Echo));
     }
 }

@@ -9,7 +9,10 @@ mod common;
 
 use std::net::{IpAddr, Ipv6Addr};
 
-use common::{emit_tcp_vec, emit_udp_vec, icmp_error, icmp_packet, ip_params, tcp_probe};
+use common::{
+    emit_icmp_vec, emit_tcp_vec, emit_udp_vec, icmp_error, icmp_packet, ip_params, ping_kind_for,
+    tcp_probe,
+};
 use portolan_wire::ether::{strip_link, LinkType};
 use portolan_wire::probe::IpParams;
 use portolan_wire::reply::{parse_frame, parse_ip, Reply, ReplyBody};
@@ -92,8 +95,18 @@ fn with_extensions(ip: &IpParams, upper_proto: u8, upper: &[u8]) -> Vec<u8> {
 fn valid_packet(kind: u8, ip: &IpParams, tcp: &portolan_wire::probe::TcpProbe) -> Vec<u8> {
     let probe = emit_tcp_vec(ip, tcp);
     let segment = &probe[if ip.src.is_ipv4() { 20 } else { 40 }..];
-    match kind % 5 {
+    match kind % 6 {
         0 => probe,
+        5 => {
+            let ping = ping_kind_for(ip, kind / 6);
+            emit_icmp_vec(
+                ip,
+                ping,
+                tcp.sport,
+                tcp.dport,
+                &probe[..usize::from(kind) % 16],
+            )
+        }
         1 => emit_udp_vec(ip, tcp.sport, tcp.dport, &probe),
         2 => icmp_packet(
             ip.dst,

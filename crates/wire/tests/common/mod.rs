@@ -6,6 +6,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
+use portolan_wire::ping::{emit_icmp, IcmpProbe, PingKind};
 use portolan_wire::probe::{emit_tcp, emit_udp, IpParams, TcpProbe, UdpProbe, MAX_PROBE_LEN};
 use proptest::prelude::*;
 
@@ -59,6 +60,33 @@ pub fn tcp_probe() -> impl Strategy<Value = TcpProbe> {
 pub fn emit_tcp_vec(ip: &IpParams, tcp: &TcpProbe) -> Vec<u8> {
     let mut buf = [0u8; MAX_PROBE_LEN];
     let len = emit_tcp(&mut buf, ip, tcp).unwrap();
+    buf[..len].to_vec()
+}
+
+/// A ping kind that exists in the family of `ip`: any kind over IPv4, echo over IPv6.
+pub fn ping_kind_for(ip: &IpParams, pick: u8) -> PingKind {
+    match (ip.src.is_ipv6(), pick % 3) {
+        (true, _) | (false, 0) => PingKind::Echo,
+        (false, 1) => PingKind::Timestamp,
+        (false, _) => PingKind::AddressMask,
+    }
+}
+
+pub fn emit_icmp_vec(
+    ip: &IpParams,
+    kind: PingKind,
+    ident: u16,
+    seq: u16,
+    payload: &[u8],
+) -> Vec<u8> {
+    let mut buf = [0u8; MAX_PROBE_LEN];
+    let probe = IcmpProbe {
+        kind,
+        ident,
+        seq,
+        payload,
+    };
+    let len = emit_icmp(&mut buf, ip, &probe).unwrap();
     buf[..len].to_vec()
 }
 
