@@ -2,7 +2,8 @@
 # Installs what the integration tests and benchmarks need on a Debian machine that has
 # only Rust, Python 3 and git: nmap (+ nmap.dtd) and ndiff as oracles, nftables for the
 # lab's drop/reject/loss rules, iproute2 for namespaces/veth/bridges, xmllint for DTD
-# validation, masscan as a benchmark peer, GNU time for peak RSS. Idempotent: apt runs
+# validation, masscan as a benchmark peer, GNU time for peak RSS, ieee-data for the IEEE
+# MAC registry files that MAC vendor lookup reads (crates/oui). Idempotent: apt runs
 # only when a tool is missing. Then checks that network namespaces, veth and nftables
 # really work here (they need root), and fails loudly if not.
 set -euo pipefail
@@ -20,6 +21,7 @@ declare -A PKG=(
     [ss]=iproute2
     [/usr/bin/time]=time
     [/usr/share/nmap/nmap.dtd]=nmap-common
+    [/usr/share/ieee-data/oui.csv]=ieee-data
     [timeout]=coreutils
     [python3]=python3
 )
