@@ -312,7 +312,8 @@ fn black_hole_costs_at_most_tries_times_timeout() {
     let got = reverse_lookup_all(&config(&[addr], 200, 2), &addrs).unwrap();
     let elapsed = start.elapsed();
     assert!(elapsed >= Duration::from_millis(400), "{elapsed:?}");
-    assert!(elapsed < Duration::from_millis(400 + 300), "{elapsed:?}");
+    // Generous against a loaded machine; one wait per address would take 12 s.
+    assert!(elapsed < Duration::from_millis(400 + 1500), "{elapsed:?}");
     assert!(got.results.iter().all(|r| r.outcome == Outcome::TimedOut));
     assert_eq!(got.stats.timeouts, 60);
     assert_eq!(got.stats.queries_sent, 60);
@@ -351,7 +352,7 @@ fn overall_deadline_bounds_the_whole_call() {
     let got = reverse_lookup_all(&cfg, &addrs).unwrap();
     let elapsed = start.elapsed();
     assert!(elapsed >= Duration::from_millis(300), "{elapsed:?}");
-    assert!(elapsed < Duration::from_millis(300 + 300), "{elapsed:?}");
+    assert!(elapsed < Duration::from_millis(300 + 1500), "{elapsed:?}");
     assert_eq!(got.results.len(), 200);
     assert!(got.results.iter().all(|r| r.outcome == Outcome::TimedOut));
     assert_eq!(got.stats.queries_sent, 10);
