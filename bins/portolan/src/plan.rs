@@ -5,7 +5,7 @@ use crate::cli::Cli;
 use crate::scantype::{self, Method};
 use anyhow::{Context, Result};
 use portolan_engine::{RawConfig, ScanConfig, TimingParams};
-use portolan_model::{OutputOptions, Protocol, RunInfo, ScanInfo, ScanType};
+use portolan_model::{OutputOptions, Protocol, RunInfo, RunKind, ScanInfo, ScanType};
 use portolan_output::{
     check_continuation, Continuation, ContinuedXmlSink, FileFormat, GrepableSink, JsonLinesSink,
     MultiSink, NormalMode, NormalSink, Sink, XmlSink,
@@ -90,6 +90,7 @@ pub fn build(cli: &Cli, args: &str, start_time: u64, outputs: Outputs) -> Result
         scans: scan_infos(&method, &tcp_ports, &udp_ports),
         options,
         notes,
+        kind: RunKind::Ports,
     };
     let (mut sink, stdout_taken) = sinks(opening)?;
     if !stdout_taken {

@@ -217,6 +217,8 @@ pub fn host_result(h: HostOutcome, clock: &WallClock, namer: &ServiceNamer) -> H
         hostnames,
         status: HostStatus::Up,
         status_reason: Reason::UserSet,
+        status_reason_ttl: None,
+        mac: None,
         start_time: clock.epoch_secs(h.started),
         end_time: clock.epoch_secs(h.finished),
         ports,

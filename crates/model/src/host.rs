@@ -1,3 +1,4 @@
+use crate::mac::MacAddress;
 use crate::port::{PortResult, Reason};
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
@@ -61,6 +62,15 @@ pub struct HostResult {
     pub hostnames: Vec<Hostname>,
     pub status: HostStatus,
     pub status_reason: Reason,
+    /// TTL (hop limit) of the reply that decided the status (an echo reply,
+    /// a RST); `None` when no IP packet did (ARP, `-Pn`, silence). Absent in
+    /// older records: `None`.
+    #[serde(default)]
+    pub status_reason_ttl: Option<u8>,
+    /// The hardware address the host answered from, when it is on-link.
+    /// Absent (never `null`) when unknown, and in older records.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mac: Option<MacAddress>,
     /// Wall-clock seconds since the Unix epoch.
     pub start_time: u64,
     pub end_time: u64,
@@ -99,5 +109,45 @@ mod tests {
         let text = serde_json::to_string(&flagged).unwrap();
         assert!(text.contains(r#""answers_every_port":true"#), "{text}");
         assert_eq!(serde_json::from_str::<HostResult>(&text).unwrap(), flagged);
+    }
+
+    #[test]
+    fn records_written_before_host_discovery_read_without_mac_or_reason_ttl() {
+        let old = r#"{"addr":"198.18.0.2","hostnames":[],"status":"up","status_reason":"user-set",
+            "start_time":0,"end_time":0,"ports":[],"times":null,"timed_out":false,
+            "answers_every_port":false}"#;
+        let host: HostResult = serde_json::from_str(old).unwrap();
+        assert_eq!(host.mac, None);
+        assert_eq!(host.status_reason_ttl, None);
+        let text = serde_json::to_string(&host).unwrap();
+        assert!(
+            !text.contains(r#""mac""#),
+            "no MAC is written as no field: {text}"
+        );
+        assert!(text.contains(r#""status_reason_ttl":null"#), "{text}");
+    }
+
+    #[test]
+    fn mac_and_reason_ttl_round_trip() {
+        let text = r#"{"addr":"198.18.0.11","hostnames":[],"status":"up",
+            "status_reason":"arp-response","status_reason_ttl":64,
+            "mac":{"addr":"02:00:c6:12:00:0b","vendor":"Example"},
+            "start_time":0,"end_time":0,"ports":[],"times":null,"timed_out":false}"#;
+        let host: HostResult = serde_json::from_str(text).unwrap();
+        assert_eq!(host.status_reason, Reason::ArpResponse);
+        assert_eq!(host.status_reason_ttl, Some(64));
+        assert_eq!(
+            host.mac,
+            Some(MacAddress::new(
+                [0x02, 0x00, 0xc6, 0x12, 0x00, 0x0b],
+                Some("Example".into())
+            ))
+        );
+        let again = serde_json::to_string(&host).unwrap();
+        assert!(
+            again.contains(r#""mac":{"addr":"02:00:C6:12:00:0B","vendor":"Example"}"#),
+            "{again}"
+        );
+        assert_eq!(serde_json::from_str::<HostResult>(&again).unwrap(), host);
     }
 }

@@ -10,9 +10,11 @@
 //! `conn-refused`, `admin-prohibited`), because Nmap's XML consumers match on them.
 
 mod host;
+mod mac;
 mod port;
 mod run;
 
 pub use host::{HostResult, HostStatus, HostTimes, Hostname, HostnameKind};
+pub use mac::MacAddress;
 pub use port::{PortResult, PortState, Protocol, Reason, ServiceInfo, ServiceMethod};
-pub use run::{compact_ranges, OutputOptions, RunInfo, RunSummary, ScanInfo, ScanType};
+pub use run::{compact_ranges, OutputOptions, RunInfo, RunKind, RunSummary, ScanInfo, ScanType};

@@ -102,13 +102,46 @@ pub enum Reason {
     AdminProhibited,
     /// A UDP datagram came back.
     UdpResponse,
-    /// The user said so (`-Pn`).
+    /// The user said so (`-Pn`, or `-sL`, which sends nothing).
     UserSet,
-    /// Our own host answered (scanning a local address).
+    /// Our own host answered (scanning a local address). Older records spelt
+    /// it `localhost`; both read back.
+    #[serde(rename = "localhost-response", alias = "localhost")]
     Localhost,
+    /// Host discovery: an ARP reply came back (`-PR`, on-link IPv4 targets).
+    ArpResponse,
+    /// Host discovery: an IPv6 neighbour advertisement came back (on-link IPv6 targets).
+    NdResponse,
+    /// Host discovery: an ICMP echo reply came back (`-PE`).
+    EchoReply,
+    /// Host discovery: an ICMP timestamp reply came back (`-PP`).
+    TimestampReply,
+    /// Host discovery: an ICMP address mask reply came back (`-PM`).
+    AddressmaskReply,
 }
 
 impl Reason {
+    /// Every reason, in declaration order.
+    pub const ALL: [Reason; 17] = [
+        Reason::SynAck,
+        Reason::ConnRefused,
+        Reason::Reset,
+        Reason::NoResponse,
+        Reason::HostUnreach,
+        Reason::NetUnreach,
+        Reason::PortUnreach,
+        Reason::ProtoUnreach,
+        Reason::AdminProhibited,
+        Reason::UdpResponse,
+        Reason::UserSet,
+        Reason::Localhost,
+        Reason::ArpResponse,
+        Reason::NdResponse,
+        Reason::EchoReply,
+        Reason::TimestampReply,
+        Reason::AddressmaskReply,
+    ];
+
     /// Nmap's spelling.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -124,7 +157,17 @@ impl Reason {
             Reason::UdpResponse => "udp-response",
             Reason::UserSet => "user-set",
             Reason::Localhost => "localhost-response",
+            Reason::ArpResponse => "arp-response",
+            Reason::NdResponse => "nd-response",
+            Reason::EchoReply => "echo-reply",
+            Reason::TimestampReply => "timestamp-reply",
+            Reason::AddressmaskReply => "addressmask-reply",
         }
+    }
+
+    /// Parses Nmap's spelling.
+    pub fn from_nmap(s: &str) -> Option<Reason> {
+        Reason::ALL.into_iter().find(|r| r.as_str() == s)
     }
 }
 
@@ -187,5 +230,51 @@ mod tests {
             serde_json::to_string(&Reason::ConnRefused).unwrap(),
             format!("\"{}\"", Reason::ConnRefused)
         );
+    }
+
+    #[test]
+    fn every_reason_serialises_as_its_nmap_spelling_and_reads_back() {
+        for r in Reason::ALL {
+            let text = serde_json::to_string(&r).unwrap();
+            assert_eq!(text, format!("\"{}\"", r.as_str()));
+            assert_eq!(serde_json::from_str::<Reason>(&text).unwrap(), r);
+            assert_eq!(Reason::from_nmap(r.as_str()), Some(r));
+        }
+        let distinct: std::collections::BTreeSet<_> =
+            Reason::ALL.iter().map(|r| r.as_str()).collect();
+        assert_eq!(distinct.len(), Reason::ALL.len());
+        assert_eq!(Reason::from_nmap("echo-request"), None);
+    }
+
+    #[test]
+    fn host_discovery_reasons_use_nmaps_spelling() {
+        let spelt: Vec<_> = [
+            Reason::ArpResponse,
+            Reason::NdResponse,
+            Reason::EchoReply,
+            Reason::TimestampReply,
+            Reason::AddressmaskReply,
+            Reason::Localhost,
+        ]
+        .map(Reason::as_str)
+        .into();
+        assert_eq!(
+            spelt,
+            [
+                "arp-response",
+                "nd-response",
+                "echo-reply",
+                "timestamp-reply",
+                "addressmask-reply",
+                "localhost-response"
+            ]
+        );
+    }
+
+    #[test]
+    fn localhost_written_under_its_old_name_still_reads() {
+        let r: Reason = serde_json::from_str("\"localhost\"").unwrap();
+        assert_eq!(r, Reason::Localhost);
+        assert_eq!(serde_json::to_string(&r).unwrap(), "\"localhost-response\"");
     }
 }

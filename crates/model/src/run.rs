@@ -83,6 +83,32 @@ pub struct OutputOptions {
     pub debugging: u8,
 }
 
+/// What a run does to its targets, which decides the layout of every report.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum RunKind {
+    /// Ports are scanned on every host found up (or on every host, with `-Pn`).
+    #[default]
+    Ports,
+    /// Host discovery only (`-sn`): hosts are up or down, no port is scanned.
+    PingOnly,
+    /// List scan (`-sL`): targets are listed (and named), nothing is sent;
+    /// every host's status is [`HostStatus::Unknown`](crate::HostStatus::Unknown).
+    List,
+}
+
+impl RunKind {
+    /// The JSON spelling: `ports`, `ping-only`, `list`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunKind::Ports => "ports",
+            RunKind::PingOnly => "ping-only",
+            RunKind::List => "list",
+        }
+    }
+}
+
 /// What every sink learns before the first host: the command and the plan.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunInfo {
@@ -97,6 +123,20 @@ pub struct RunInfo {
     pub options: OutputOptions,
     /// Lines the user should see before results (e.g. "all targets treated as up").
     pub notes: Vec<String>,
+    /// Port scan, `-sn` or `-sL`. Absent in older records: a port scan.
+    #[serde(default)]
+    pub kind: RunKind,
+}
+
+impl RunInfo {
+    /// The port scans the run made: `scans` for a port scan, none for `-sn`
+    /// and `-sL`, whatever `scans` holds.
+    pub fn port_scans(&self) -> &[ScanInfo] {
+        match self.kind {
+            RunKind::Ports => &self.scans,
+            RunKind::PingOnly | RunKind::List => &[],
+        }
+    }
 }
 
 /// What every sink learns after the last host.
@@ -124,5 +164,42 @@ mod tests {
         );
         assert_eq!(compact_ranges(&[]), "");
         assert_eq!(compact_ranges(&[65534, 65535]), "65534-65535");
+    }
+
+    #[test]
+    fn run_kind_serialises_as_its_spelling_and_defaults_to_ports() {
+        for kind in [RunKind::Ports, RunKind::PingOnly, RunKind::List] {
+            let text = serde_json::to_string(&kind).unwrap();
+            assert_eq!(text, format!("\"{}\"", kind.as_str()));
+            assert_eq!(serde_json::from_str::<RunKind>(&text).unwrap(), kind);
+        }
+        let old = r#"{"scanner":"portolan","version":"0.1.0","args":"","start_time":0,
+            "scans":[],"options":{"reason":false,"open_only":false,"verbose":0,"debugging":0},
+            "notes":[]}"#;
+        let run: RunInfo = serde_json::from_str(old).unwrap();
+        assert_eq!(run.kind, RunKind::Ports);
+    }
+
+    #[test]
+    fn only_a_port_scan_reports_its_scans() {
+        let mut run = RunInfo {
+            scanner: "portolan".into(),
+            version: "0.1.0".into(),
+            args: String::new(),
+            start_time: 0,
+            scans: vec![ScanInfo {
+                scan_type: ScanType::Syn,
+                protocol: Protocol::Tcp,
+                ports: vec![22],
+            }],
+            options: OutputOptions::default(),
+            notes: vec![],
+            kind: RunKind::Ports,
+        };
+        assert_eq!(run.port_scans(), run.scans.as_slice());
+        for kind in [RunKind::PingOnly, RunKind::List] {
+            run.kind = kind;
+            assert!(run.port_scans().is_empty(), "{kind:?}");
+        }
     }
 }

@@ -1,9 +1,9 @@
 //! Small builders for the unit tests.
 
 use portolan_model::{
-    HostResult, HostStatus, HostTimes, Hostname, HostnameKind, OutputOptions, PortResult,
-    PortState, Protocol, Reason, RunInfo, RunSummary, ScanInfo, ScanType, ServiceInfo,
-    ServiceMethod,
+    HostResult, HostStatus, HostTimes, Hostname, HostnameKind, MacAddress, OutputOptions,
+    PortResult, PortState, Protocol, Reason, RunInfo, RunKind, RunSummary, ScanInfo, ScanType,
+    ServiceInfo, ServiceMethod,
 };
 
 /// The reference run's start: Sat Nov 21 10:17:02 2026 UTC.
@@ -41,6 +41,8 @@ pub(crate) fn host_with(ports: Vec<PortResult>) -> HostResult {
         hostnames: vec![],
         status: HostStatus::Up,
         status_reason: Reason::UserSet,
+        status_reason_ttl: None,
+        mac: None,
         start_time: T0,
         end_time: T0,
         ports,
@@ -96,6 +98,70 @@ pub(crate) fn run_info(options: OutputOptions) -> RunInfo {
         }],
         options,
         notes: vec![],
+        kind: RunKind::Ports,
+    }
+}
+
+/// The MAC address of the discovery fixtures: 02:00:C6:12:00:0B.
+pub(crate) fn mac(vendor: Option<&str>) -> Option<MacAddress> {
+    Some(MacAddress::new(
+        [0x02, 0x00, 0xc6, 0x12, 0x00, 0x0b],
+        vendor.map(str::to_owned),
+    ))
+}
+
+/// A `-sn` (`RunKind::PingOnly`) or `-sL` (`RunKind::List`) run of 198.18.0.8/29.
+pub(crate) fn discovery_run(kind: RunKind, options: OutputOptions) -> RunInfo {
+    let flag = match kind {
+        RunKind::List => "-sL",
+        _ => "-sn",
+    };
+    RunInfo {
+        args: format!("portolan {flag} -n -oA /tmp/disc 198.18.0.8/29"),
+        scans: vec![],
+        kind,
+        ..run_info(options)
+    }
+}
+
+/// A host found up by ARP: 198.18.0.11 at 02:00:C6:12:00:0B, 33 µs away.
+pub(crate) fn arp_host(vendor: Option<&str>) -> HostResult {
+    let mut host = host_with(vec![]);
+    host.addr = "198.18.0.11".parse().expect("literal address");
+    host.status_reason = Reason::ArpResponse;
+    host.mac = mac(vendor);
+    host.times = Some(HostTimes {
+        srtt_us: 33,
+        rttvar_us: 5000,
+        timeout_us: 100_000,
+    });
+    host
+}
+
+/// A host that never answered discovery probes.
+pub(crate) fn silent_host(addr: &str) -> HostResult {
+    let mut host = host_with(vec![]);
+    host.addr = addr.parse().expect("literal address");
+    (host.status, host.status_reason, host.times) = (HostStatus::Down, Reason::NoResponse, None);
+    host
+}
+
+/// A host as a list scan reports it: status unknown, reason user-set.
+pub(crate) fn listed_host(addr: &str) -> HostResult {
+    let mut host = host_with(vec![]);
+    host.addr = addr.parse().expect("literal address");
+    (host.status, host.times) = (HostStatus::Unknown, None);
+    host
+}
+
+/// The summary of a discovery run over `total` addresses, `up` of them up.
+pub(crate) fn discovery_summary(total: u64, up: u64) -> RunSummary {
+    RunSummary {
+        elapsed_secs: 1.25,
+        hosts_up: up,
+        hosts_down: total - up,
+        hosts_total: total,
+        ..summary()
     }
 }
 
@@ -134,4 +200,24 @@ impl std::io::Write for SharedBuf {
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
     }
+}
+
+/// The hosts of a `-sn` run of 198.18.0.8/29 in completion order: one
+/// down, one found by ARP, our own address, one answering an echo request
+/// through a router, one more down.
+pub(crate) fn ping_scan_hosts() -> Vec<HostResult> {
+    let mut local = host_with(vec![]);
+    local.addr = "198.18.0.12".parse().expect("literal address");
+    (local.status_reason, local.times) = (Reason::Localhost, None);
+    let mut routed = arp_host(None);
+    routed.addr = "198.18.0.14".parse().expect("literal address");
+    (routed.status_reason, routed.status_reason_ttl, routed.mac) =
+        (Reason::EchoReply, Some(63), None);
+    vec![
+        silent_host("198.18.0.8"),
+        arp_host(Some("Example Networks")),
+        local,
+        routed,
+        silent_host("198.18.0.13"),
+    ]
 }

@@ -1,12 +1,13 @@
 //! Nmap's grepable format (`-oG`): one line per host and fact, fields split by TABs.
 
-use crate::text::{display_name, done_sentence, one_line, primary_name};
+use crate::text::{display_name, done_sentence, one_line};
 use crate::timefmt::{ctime, local_zone};
 use crate::view::{host_visible, port_view, PortView};
 use crate::{emit, fallback_run, Out, Sink};
 use jiff::tz::TimeZone;
 use portolan_model::{
-    HostResult, HostStatus, PortResult, PortState, Protocol, RunInfo, RunSummary,
+    HostResult, HostStatus, HostnameKind, PortResult, PortState, Protocol, RunInfo, RunKind,
+    RunSummary,
 };
 use std::io;
 
@@ -59,7 +60,7 @@ impl Sink for GrepableSink {
     fn host(&mut self, host: &HostResult) -> io::Result<()> {
         self.ensure_begun()?;
         let Some(run) = &self.run else { return Ok(()) };
-        if !host_visible(host, &run.options) {
+        if !host_visible(host, run) {
             return Ok(());
         }
         let block = render_host(host, run);
@@ -83,11 +84,12 @@ impl Sink for GrepableSink {
     }
 }
 
-/// `# Ports scanned: TCP(101;1-100,8000) UDP(0;) SCTP(0;) PROTOCOLS(0;)`, written with `-v`.
+/// `# Ports scanned: TCP(101;1-100,8000) UDP(0;) SCTP(0;) PROTOCOLS(0;)`, written with `-v`
+/// (all counts 0 for `-sn` and `-sL`).
 fn ports_scanned(run: &RunInfo) -> String {
     let list = |proto: Protocol| {
         let mut ports: Vec<u16> = run
-            .scans
+            .port_scans()
             .iter()
             .filter(|s| s.protocol == proto)
             .flat_map(|s| s.ports.iter().copied())
@@ -103,12 +105,14 @@ fn ports_scanned(run: &RunInfo) -> String {
     )
 }
 
-/// The lines for one host: its status, then its ports unless it timed out.
+/// The lines for one host: its status, then (port scans only) its ports
+/// unless it timed out. As in Nmap, the name in brackets is the reverse-DNS
+/// name only, and the MAC address is not written.
 pub(crate) fn render_host(host: &HostResult, run: &RunInfo) -> String {
     let prefix = format!(
         "Host: {} ({})",
         host.addr,
-        field(primary_name(host).unwrap_or(""))
+        field(ptr_name(host).unwrap_or(""))
     );
     let mut s = format!("{prefix}\tStatus: {}\n", status_word(host.status));
     if host.status != HostStatus::Up {
@@ -116,7 +120,7 @@ pub(crate) fn render_host(host: &HostResult, run: &RunInfo) -> String {
     }
     if host.timed_out {
         s.push_str(&format!("{prefix}\tStatus: Timeout\n"));
-    } else if !host.ports.is_empty() {
+    } else if run.kind == RunKind::Ports && !host.ports.is_empty() {
         let view = port_view(host, &run.options);
         s.push_str(&format!(
             "{prefix}\tPorts: {}{}\n",
@@ -125,6 +129,15 @@ pub(crate) fn render_host(host: &HostResult, run: &RunInfo) -> String {
         ));
     }
     s
+}
+
+/// The host's reverse-DNS name: Nmap's grepable format leaves names given on
+/// the command line out.
+fn ptr_name(host: &HostResult) -> Option<&str> {
+    host.hostnames
+        .iter()
+        .find(|h| h.kind == HostnameKind::Ptr)
+        .map(|h| h.name.as_str())
 }
 
 fn status_word(status: HostStatus) -> &'static str {
@@ -185,7 +198,8 @@ fn field(s: &str) -> String {
 mod tests {
     use super::*;
     use crate::fixtures::{
-        host_with, named, port, proxied_host, reference_host, run_info, summary, SharedBuf,
+        arp_host, discovery_run, discovery_summary, host_with, listed_host, named, ping_scan_hosts,
+        port, proxied_host, reference_host, run_info, summary, SharedBuf,
     };
     use portolan_model::{HostnameKind, OutputOptions, PortState, Reason};
 
@@ -218,11 +232,117 @@ Host: 198.18.0.2 ()\tPorts: 8000/open/tcp//http-alt///\tIgnored State: closed (1
         ports.extend((100..=130).map(|n| port(n, PortState::Filtered, Reason::NoResponse)));
         ports.push(port(443, PortState::Open, Reason::SynAck));
         let mut host = host_with(ports);
-        host.hostnames = vec![named("a\tb", HostnameKind::User)];
+        host.hostnames = vec![named("a\tb", HostnameKind::Ptr)];
         let text = render_host(&host, &run_info(OutputOptions::default()));
         assert_eq!(
             text,
             "Host: 198.18.0.2 (a b)\tStatus: Up\nHost: 198.18.0.2 (a b)\tPorts: 443/open/tcp//unknown///\n"
+        );
+    }
+
+    #[test]
+    fn only_a_reverse_dns_name_is_written_never_a_name_given_by_the_user() {
+        let run = run_info(OutputOptions::default());
+        let mut host = host_with(vec![]);
+        host.hostnames = vec![named("given.test", HostnameKind::User)];
+        assert_eq!(
+            render_host(&host, &run),
+            "Host: 198.18.0.2 ()\tStatus: Up\n"
+        );
+        host.hostnames.push(named("ptr.test", HostnameKind::Ptr));
+        assert_eq!(
+            render_host(&host, &run),
+            "Host: 198.18.0.2 (ptr.test)\tStatus: Up\n"
+        );
+    }
+
+    fn whole_file(run: &RunInfo, hosts: &[HostResult], summary: &RunSummary) -> String {
+        let buf = SharedBuf::default();
+        let mut sink = GrepableSink::new(Box::new(buf.clone()));
+        sink.tz = TimeZone::UTC;
+        sink.begin(run).unwrap();
+        for h in hosts {
+            sink.host(h).unwrap();
+        }
+        sink.end(summary).unwrap();
+        buf.text()
+    }
+
+    #[test]
+    fn a_ping_scan_writes_one_status_line_per_up_host_and_no_mac() {
+        let run = discovery_run(RunKind::PingOnly, OutputOptions::default());
+        let text = whole_file(&run, &ping_scan_hosts(), &discovery_summary(8, 3));
+        let expected = "\
+# Portolan 0.1.0 scan initiated Sat Nov 21 10:17:02 2026 as: portolan -sn -n -oA /tmp/disc 198.18.0.8/29
+Host: 198.18.0.11 ()\tStatus: Up
+Host: 198.18.0.12 ()\tStatus: Up
+Host: 198.18.0.14 ()\tStatus: Up
+# Portolan done at Sat Nov 21 10:17:02 2026 -- 8 IP addresses (3 hosts up) scanned in 1.25 seconds
+";
+        assert_eq!(text, expected);
+    }
+
+    #[test]
+    fn a_verbose_ping_scan_adds_down_lines_and_the_empty_ports_header() {
+        let opts = OutputOptions {
+            verbose: 1,
+            reason: true,
+            ..OutputOptions::default()
+        };
+        let run = discovery_run(RunKind::PingOnly, opts);
+        let text = whole_file(&run, &ping_scan_hosts(), &discovery_summary(8, 3));
+        let lines: Vec<&str> = text.lines().skip(1).collect();
+        assert_eq!(
+            lines,
+            [
+                "# Ports scanned: TCP(0;) UDP(0;) SCTP(0;) PROTOCOLS(0;)",
+                "Host: 198.18.0.8 ()\tStatus: Down",
+                "Host: 198.18.0.11 ()\tStatus: Up",
+                "Host: 198.18.0.12 ()\tStatus: Up",
+                "Host: 198.18.0.14 ()\tStatus: Up",
+                "Host: 198.18.0.13 ()\tStatus: Down",
+                "# Portolan done at Sat Nov 21 10:17:02 2026 -- 8 IP addresses (3 hosts up) scanned in 1.25 seconds",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_ping_scan_writes_no_ports_line_even_for_a_host_with_ports() {
+        let run = discovery_run(RunKind::PingOnly, OutputOptions::default());
+        assert_eq!(
+            render_host(&reference_host(), &run),
+            "Host: 198.18.0.2 ()\tStatus: Up\n"
+        );
+    }
+
+    #[test]
+    fn a_list_scan_writes_every_target_as_unknown() {
+        let mut named_host = listed_host("198.18.0.9");
+        named_host.hostnames = vec![named("example.test", HostnameKind::User)];
+        let run = discovery_run(RunKind::List, OutputOptions::default());
+        let text = whole_file(
+            &run,
+            &[listed_host("198.18.0.8"), named_host],
+            &discovery_summary(2, 0),
+        );
+        let lines: Vec<&str> = text.lines().skip(1).collect();
+        assert_eq!(
+            lines,
+            [
+                "Host: 198.18.0.8 ()\tStatus: Unknown",
+                "Host: 198.18.0.9 ()\tStatus: Unknown",
+                "# Portolan done at Sat Nov 21 10:17:02 2026 -- 2 IP addresses (0 hosts up) scanned in 1.25 seconds",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_port_scanned_host_with_a_mac_gets_the_usual_two_lines() {
+        let mut host = arp_host(Some("Example Networks"));
+        host.ports = vec![port(22, PortState::Closed, Reason::Reset)];
+        assert_eq!(
+            render_host(&host, &run_info(OutputOptions::default())),
+            "Host: 198.18.0.11 ()\tStatus: Up\nHost: 198.18.0.11 ()\tPorts: 22/closed/tcp//unknown///\n"
         );
     }
 
@@ -267,6 +387,24 @@ Host: 198.18.0.2 ()\tPorts: 8000/open/tcp//http-alt///\tIgnored State: closed (1
         let line = render_host(&host, &run_info(OutputOptions::default()));
         assert!(!line.contains("Ignored State"));
         assert!(line.contains(", 1000/open/tcp//unknown///, 53/open/udp//domain///\n"));
+    }
+
+    #[test]
+    fn the_verbose_header_of_a_discovery_run_lists_no_ports_whatever_scans_holds() {
+        let opts = OutputOptions {
+            verbose: 1,
+            ..OutputOptions::default()
+        };
+        for kind in [RunKind::PingOnly, RunKind::List] {
+            let run = RunInfo {
+                kind,
+                ..run_info(opts)
+            };
+            assert_eq!(
+                ports_scanned(&run),
+                "# Ports scanned: TCP(0;) UDP(0;) SCTP(0;) PROTOCOLS(0;)\n"
+            );
+        }
     }
 
     #[test]

@@ -52,6 +52,7 @@ struct SummaryLine<'a> {
     start_time: u64,
     end_time: u64,
     elapsed_secs: f64,
+    run_kind: &'static str,
     scans: Vec<ScanLine>,
     hosts_up: u64,
     hosts_down: u64,
@@ -87,7 +88,7 @@ impl Sink for JsonLinesSink {
 
     fn host(&mut self, host: &HostResult) -> io::Result<()> {
         let run = self.run.get_or_insert_with(fallback_run);
-        if !host_visible(host, &run.options) {
+        if !host_visible(host, run) {
             return Ok(());
         }
         let line = host_line(host, run.options.open_only)?;
@@ -127,7 +128,8 @@ pub(crate) fn summary_line(run: &RunInfo, summary: &RunSummary) -> io::Result<St
         start_time: run.start_time,
         end_time: summary.end_time,
         elapsed_secs: summary.elapsed_secs,
-        scans: run.scans.iter().map(ScanLine::from).collect(),
+        run_kind: run.kind.as_str(),
+        scans: run.port_scans().iter().map(ScanLine::from).collect(),
         hosts_up: summary.hosts_up,
         hosts_down: summary.hosts_down,
         hosts_total: summary.hosts_total,
@@ -145,14 +147,21 @@ fn to_line(value: &impl Serialize) -> io::Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fixtures::{host_with, proxied_host, reference_host, run_info, summary, SharedBuf};
-    use portolan_model::{OutputOptions, Reason};
+    use crate::fixtures::{
+        arp_host, discovery_run, discovery_summary, host_with, listed_host, ping_scan_hosts,
+        proxied_host, reference_host, run_info, summary, SharedBuf,
+    };
+    use portolan_model::{OutputOptions, Reason, RunKind};
     use serde_json::Value;
 
     fn lines(opts: OutputOptions, hosts: &[HostResult], summary: &RunSummary) -> Vec<Value> {
+        run_lines(&run_info(opts), hosts, summary)
+    }
+
+    fn run_lines(run: &RunInfo, hosts: &[HostResult], summary: &RunSummary) -> Vec<Value> {
         let buf = SharedBuf::default();
         let mut sink = JsonLinesSink::new(Box::new(buf.clone()));
-        sink.begin(&run_info(opts)).unwrap();
+        sink.begin(run).unwrap();
         for h in hosts {
             sink.host(h).unwrap();
         }
@@ -215,6 +224,7 @@ mod tests {
             "start_time",
             "end_time",
             "elapsed_secs",
+            "run_kind",
             "scans",
             "hosts_up",
             "hosts_down",
@@ -223,6 +233,7 @@ mod tests {
         ] {
             assert!(line.get(key).is_some(), "missing {key}");
         }
+        assert_eq!(line["run_kind"], "ports");
         assert_eq!(line["scans"][0]["services"], "1-100,8000");
         assert_eq!(line["scans"][0]["scan_type"], "connect");
         assert_eq!(line["error"], "interrupted by user");
@@ -262,6 +273,124 @@ mod tests {
             ..OutputOptions::default()
         };
         assert_eq!(lines(verbose, &[down], &summary()).len(), 2);
+    }
+
+    #[test]
+    fn a_mac_is_an_object_with_the_upper_case_address_and_absent_when_unknown() {
+        let mut with_vendor = arp_host(Some("Example Networks"));
+        with_vendor.status_reason_ttl = Some(64);
+        let hosts = [with_vendor.clone(), arp_host(None), reference_host()];
+        let out = lines(OutputOptions::default(), &hosts, &summary());
+        assert_eq!(
+            out[0]["mac"],
+            serde_json::json!({"addr": "02:00:C6:12:00:0B", "vendor": "Example Networks"})
+        );
+        assert_eq!(out[0]["status_reason"], "arp-response");
+        assert_eq!(out[0]["status_reason_ttl"], 64);
+        assert_eq!(
+            out[1]["mac"],
+            serde_json::json!({"addr": "02:00:C6:12:00:0B", "vendor": null})
+        );
+        assert!(out[2].get("mac").is_none(), "{}", out[2]);
+        assert_eq!(out[2]["status_reason_ttl"], Value::Null);
+        for (line, host) in out.iter().zip(&hosts) {
+            let back: HostResult = serde_json::from_value(line.clone()).unwrap();
+            assert_eq!(&back, host);
+        }
+    }
+
+    /// `(addr, status)` of each host line, `("summary", run_kind)` for the summary.
+    fn outline(out: &[Value]) -> Vec<(String, String)> {
+        let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
+        out.iter()
+            .map(|l| match l["type"].as_str() {
+                Some("host") => (text(&l["addr"]), text(&l["status"])),
+                _ => (text(&l["type"]), text(&l["run_kind"])),
+            })
+            .collect()
+    }
+
+    fn pairs(expected: &[(&str, &str)]) -> Vec<(String, String)> {
+        expected
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn a_ping_scan_writes_up_hosts_and_with_verbose_down_ones_too() {
+        let run = discovery_run(RunKind::PingOnly, OutputOptions::default());
+        let out = run_lines(&run, &ping_scan_hosts(), &discovery_summary(8, 3));
+        assert_eq!(
+            outline(&out),
+            pairs(&[
+                ("198.18.0.11", "up"),
+                ("198.18.0.12", "up"),
+                ("198.18.0.14", "up"),
+                ("summary", "ping-only"),
+            ])
+        );
+        assert_eq!(out[0]["mac"]["vendor"], "Example Networks");
+        assert_eq!(out[2]["status_reason"], "echo-reply");
+        assert_eq!(out[2]["status_reason_ttl"], 63);
+        assert_eq!(out[3]["scans"], serde_json::json!([]));
+        assert_eq!(
+            (out[3]["hosts_up"].as_u64(), out[3]["hosts_down"].as_u64()),
+            (Some(3), Some(5))
+        );
+        let verbose = discovery_run(
+            RunKind::PingOnly,
+            OutputOptions {
+                verbose: 1,
+                ..OutputOptions::default()
+            },
+        );
+        let out = run_lines(&verbose, &ping_scan_hosts(), &discovery_summary(8, 3));
+        assert_eq!(
+            outline(&out),
+            pairs(&[
+                ("198.18.0.8", "down"),
+                ("198.18.0.11", "up"),
+                ("198.18.0.12", "up"),
+                ("198.18.0.14", "up"),
+                ("198.18.0.13", "down"),
+                ("summary", "ping-only"),
+            ])
+        );
+        assert_eq!(out[0]["status_reason"], "no-response");
+    }
+
+    #[test]
+    fn a_list_scan_writes_every_target_as_unknown_even_with_open_only() {
+        let run = discovery_run(
+            RunKind::List,
+            OutputOptions {
+                open_only: true,
+                ..OutputOptions::default()
+            },
+        );
+        let hosts = [listed_host("198.18.0.8"), listed_host("198.18.0.9")];
+        let out = run_lines(&run, &hosts, &discovery_summary(2, 0));
+        assert_eq!(
+            outline(&out),
+            pairs(&[
+                ("198.18.0.8", "unknown"),
+                ("198.18.0.9", "unknown"),
+                ("summary", "list"),
+            ])
+        );
+        assert_eq!(out[0]["status_reason"], "user-set");
+    }
+
+    #[test]
+    fn a_ping_scan_summary_lists_no_scans_whatever_the_run_holds() {
+        let run = RunInfo {
+            kind: RunKind::PingOnly,
+            ..run_info(OutputOptions::default())
+        };
+        let out = run_lines(&run, &[], &summary());
+        assert_eq!(out[0]["scans"], serde_json::json!([]));
+        assert_eq!(out[0]["run_kind"], "ping-only");
     }
 
     #[test]

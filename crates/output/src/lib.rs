@@ -22,6 +22,15 @@
 //! decided once, by [`port_view`], and shared by the normal, XML and grepable
 //! formats; [`host_visible`] decides likewise which hosts appear at all.
 //!
+//! The layout follows the run's [`RunKind`] as Nmap's does: a port scan
+//! reports each host's ports; a host-discovery run (`-sn`) reports hosts up
+//! (and, with `-v`, down) without any port table, `<scaninfo>`, `<ports>` or
+//! `Ports:` line; a list scan (`-sL`) names every target, whatever the
+//! options, with status unknown. A host's MAC address, known for on-link
+//! hosts, is written as Nmap writes it: a `MAC Address: ... (Vendor)` line
+//! in the normal report, a second `<address addrtype="mac">` in XML, a `mac`
+//! object in JSON Lines; the grepable format, like Nmap's, leaves it out.
+//!
 //! A host flagged [`HostResult::answers_every_port`] (a SYN proxy or tarpit
 //! answered SYN-ACK for it on nearly every TCP port) is reported as such by
 //! every format instead of as thousands of open ports: the normal report says
@@ -54,7 +63,7 @@ pub use view::{
 };
 pub use xml::XmlSink;
 
-use portolan_model::{HostResult, OutputOptions, RunInfo, RunSummary};
+use portolan_model::{HostResult, OutputOptions, RunInfo, RunKind, RunSummary};
 use std::io::{self, Write};
 
 /// One output format. The driver calls [`begin`](Sink::begin) once, then
@@ -130,6 +139,7 @@ fn fallback_run() -> RunInfo {
         scans: Vec::new(),
         options: OutputOptions::default(),
         notes: Vec::new(),
+        kind: RunKind::Ports,
     }
 }
 

@@ -8,7 +8,10 @@ use crate::timefmt::{ctime, local_zone, short_stamp};
 use crate::view::{host_visible, port_view, PortView};
 use crate::{emit, fallback_run, Out, Sink};
 use jiff::tz::TimeZone;
-use portolan_model::{HostResult, HostStatus, HostnameKind, PortResult, RunInfo, RunSummary};
+use portolan_model::{
+    HostResult, HostStatus, HostnameKind, PortResult, RunInfo, RunKind, RunSummary,
+};
+use std::borrow::Cow;
 use std::io;
 
 /// Where a normal report goes: the two differ only in their first and last lines.
@@ -65,7 +68,7 @@ impl Sink for NormalSink {
     fn host(&mut self, host: &HostResult) -> io::Result<()> {
         self.ensure_begun()?;
         let Some(run) = &self.run else { return Ok(()) };
-        if !host_visible(host, &run.options) {
+        if !host_visible(host, run) {
             return Ok(());
         }
         let block = render_host(host, run);
@@ -102,11 +105,23 @@ fn header(run: &RunInfo, mode: NormalMode, tz: &TimeZone) -> String {
     s
 }
 
+/// What the terminal says when the only target did not answer host discovery.
+const SEEMS_DOWN: &str =
+    "Note: Host seems down. If it is really up, but blocking our ping probes, try -Pn\n";
+
 fn footer(run: &RunInfo, summary: &RunSummary, mode: NormalMode, tz: &TimeZone) -> String {
     let name = display_name(&run.scanner);
     let mut s = String::new();
     if let Some(why) = &summary.error {
         s.push_str(&format!("{name} stopped early: {}\n", one_line(why)));
+    }
+    let lone_target_down = summary.hosts_total == 1 && summary.hosts_up == 0;
+    if mode == NormalMode::Terminal
+        && lone_target_down
+        && summary.error.is_none()
+        && run.kind != RunKind::List
+    {
+        s.push_str(SEEMS_DOWN);
     }
     let done = match mode {
         NormalMode::Terminal => format!("{name} done: {}\n", done_sentence(summary)),
@@ -121,24 +136,32 @@ fn footer(run: &RunInfo, summary: &RunSummary, mode: NormalMode, tz: &TimeZone) 
 }
 
 /// One host's report block, as printed between the header and the footer.
+///
+/// A list scan (`-sL`) prints the title line alone; a host not up, the title
+/// with its status in brackets. A host found up gets its status line, then
+/// its ports (port scans only) and its MAC address line, or
+/// `Skipping host ...` when it timed out.
 pub(crate) fn render_host(host: &HostResult, run: &RunInfo) -> String {
     let name = display_name(&run.scanner);
     let label = target_label(host);
-    if host.status != HostStatus::Up {
-        return format!(
-            "{name} scan report for {label} [{}]\n",
-            down_status(host, run)
-        );
+    let title = format!("{name} scan report for {label}");
+    if run.kind == RunKind::List {
+        return format!("{title}\n");
     }
-    let mut s = format!("{name} scan report for {label}\n{}", up_lines(host, run));
+    if host.status != HostStatus::Up {
+        return format!("{title} [{}]\n", down_status(host, run));
+    }
+    let mut s = format!("{title}\n{}", up_lines(host, run));
     if host.timed_out {
         s.push_str(&format!("Skipping host {label} due to host timeout\n"));
-    } else if !host.ports.is_empty() {
+    } else if run.kind == RunKind::Ports && !host.ports.is_empty() {
         s.push_str(&ports_block(
             host,
             &port_view(host, &run.options),
             run.options.reason,
         ));
+    } else {
+        s.push_str(&mac_line(host));
     }
     s
 }
@@ -146,16 +169,34 @@ pub(crate) fn render_host(host: &HostResult, run: &RunInfo) -> String {
 fn down_status(host: &HostResult, run: &RunInfo) -> String {
     let mut s = format!("host {}", host.status.as_str());
     if run.options.reason {
-        s.push_str(&format!(", received {}", host.status_reason));
+        s.push_str(&format!(", received {}", status_reason(host)));
     }
     s
+}
+
+/// `arp-response`, `echo-reply ttl 64`.
+fn status_reason(host: &HostResult) -> String {
+    reason_text(host.status_reason, host.status_reason_ttl)
+}
+
+/// `MAC Address: 02:00:C6:12:00:0B (Vendor)`, `(Unknown)` when the vendor
+/// is not known; empty when the MAC address is not known.
+fn mac_line(host: &HostResult) -> String {
+    let Some(mac) = &host.mac else {
+        return String::new();
+    };
+    let vendor = mac
+        .vendor
+        .as_deref()
+        .map_or(Cow::Borrowed("Unknown"), one_line);
+    format!("MAC Address: {mac} ({vendor})\n")
 }
 
 /// `Host is up, received user-set (0.00037s latency).` and the rDNS line if any.
 fn up_lines(host: &HostResult, run: &RunInfo) -> String {
     let mut s = String::from("Host is up");
     if run.options.reason {
-        s.push_str(&format!(", received {}", host.status_reason));
+        s.push_str(&format!(", received {}", status_reason(host)));
     }
     if let Some(times) = &host.times {
         s.push_str(&format!(" ({} latency)", latency(times.srtt_us)));
@@ -198,6 +239,7 @@ fn ports_block(host: &HostResult, view: &PortView<'_>, reason: bool) -> String {
     if !view.all_ignored() {
         s.push_str(&port_table(&view.shown, reason));
     }
+    s.push_str(&mac_line(host));
     s.push('\n');
     s
 }
@@ -280,8 +322,8 @@ fn columns(rows: &[Vec<String>]) -> String {
 mod tests {
     use super::*;
     use crate::fixtures::{
-        host_with, named, port, proxied_host, reference_host, run_info, service, summary,
-        SharedBuf, T0,
+        arp_host, discovery_run, discovery_summary, host_with, listed_host, named, ping_scan_hosts,
+        port, proxied_host, reference_host, run_info, service, silent_host, summary, SharedBuf, T0,
     };
     use portolan_model::{OutputOptions, PortState, Protocol, Reason};
 
@@ -293,14 +335,23 @@ mod tests {
     }
 
     fn run_sink(mode: NormalMode, opts: OutputOptions, hosts: &[HostResult]) -> String {
+        run_whole(mode, &run_info(opts), hosts, &summary())
+    }
+
+    fn run_whole(
+        mode: NormalMode,
+        run: &RunInfo,
+        hosts: &[HostResult],
+        summary: &RunSummary,
+    ) -> String {
         let buf = SharedBuf::default();
         let mut sink = NormalSink::new(Box::new(buf.clone()), mode);
         sink.tz = TimeZone::UTC;
-        sink.begin(&run_info(opts)).unwrap();
+        sink.begin(run).unwrap();
         for h in hosts {
             sink.host(h).unwrap();
         }
-        sink.end(&summary()).unwrap();
+        sink.end(summary).unwrap();
         buf.text()
     }
 
@@ -475,9 +526,191 @@ Not shown: 998 open tcp ports (syn-ack)
     }
 
     #[test]
+    fn a_port_scanned_host_with_a_vendor_gets_the_mac_line_after_its_port_table() {
+        let mut ssh = port(22, PortState::Closed, Reason::Reset);
+        ssh.service = service("ssh");
+        ssh.reason_ttl = Some(64);
+        let mut http = port(80, PortState::Closed, Reason::Reset);
+        http.service = service("http");
+        http.reason_ttl = Some(64);
+        let mut host = arp_host(Some("Example Networks"));
+        host.ports = vec![ssh, http];
+        let expected = "\
+Portolan scan report for 198.18.0.11
+Host is up, received arp-response (0.000033s latency).
+
+PORT   STATE  SERVICE REASON
+22/tcp closed ssh     reset ttl 64
+80/tcp closed http    reset ttl 64
+MAC Address: 02:00:C6:12:00:0B (Example Networks)
+
+";
+        assert_eq!(render_host(&host, &run_info(with_reason())), expected);
+    }
+
+    #[test]
+    fn an_unknown_vendor_reads_unknown_and_follows_the_not_shown_line() {
+        let mut host = arp_host(None);
+        host.ports = (1..=100)
+            .map(|n| port(n, PortState::Closed, Reason::Reset))
+            .collect();
+        let expected = "\
+Portolan scan report for 198.18.0.11
+Host is up (0.000033s latency).
+All 100 scanned ports on 198.18.0.11 are in ignored states.
+Not shown: 100 closed tcp ports (reset)
+MAC Address: 02:00:C6:12:00:0B (Unknown)
+
+";
+        assert_eq!(
+            render_host(&host, &run_info(OutputOptions::default())),
+            expected
+        );
+    }
+
+    #[test]
+    fn a_vendor_name_cannot_break_the_line() {
+        let host = arp_host(Some("Evil\nNmap scan report for 198.18.0.99"));
+        let text = render_host(
+            &host,
+            &discovery_run(RunKind::PingOnly, OutputOptions::default()),
+        );
+        assert_eq!(text.lines().count(), 3, "{text}");
+        assert!(text
+            .ends_with("MAC Address: 02:00:C6:12:00:0B (Evil Nmap scan report for 198.18.0.99)\n"));
+    }
+
+    #[test]
+    fn a_ping_scan_lists_up_hosts_with_their_mac_and_no_port_table() {
+        let run = discovery_run(RunKind::PingOnly, OutputOptions::default());
+        let text = run_whole(
+            NormalMode::File,
+            &run,
+            &ping_scan_hosts(),
+            &discovery_summary(8, 3),
+        );
+        let expected = "\
+# Portolan 0.1.0 scan initiated Sat Nov 21 10:17:02 2026 as: portolan -sn -n -oA /tmp/disc 198.18.0.8/29
+Portolan scan report for 198.18.0.11
+Host is up (0.000033s latency).
+MAC Address: 02:00:C6:12:00:0B (Example Networks)
+Portolan scan report for 198.18.0.12
+Host is up.
+Portolan scan report for 198.18.0.14
+Host is up (0.000033s latency).
+# Portolan done at Sat Nov 21 10:17:02 2026 -- 8 IP addresses (3 hosts up) scanned in 1.25 seconds
+";
+        assert_eq!(text, expected);
+    }
+
+    #[test]
+    fn a_verbose_ping_scan_shows_down_hosts_and_reasons_with_their_ttl() {
+        let opts = OutputOptions {
+            verbose: 1,
+            reason: true,
+            ..OutputOptions::default()
+        };
+        let run = discovery_run(RunKind::PingOnly, opts);
+        let text = run_whole(
+            NormalMode::File,
+            &run,
+            &ping_scan_hosts(),
+            &discovery_summary(8, 3),
+        );
+        let body: Vec<&str> = text.lines().skip(1).collect();
+        assert_eq!(
+            body,
+            [
+                "Portolan scan report for 198.18.0.8 [host down, received no-response]",
+                "Portolan scan report for 198.18.0.11",
+                "Host is up, received arp-response (0.000033s latency).",
+                "MAC Address: 02:00:C6:12:00:0B (Example Networks)",
+                "Portolan scan report for 198.18.0.12",
+                "Host is up, received localhost-response.",
+                "Portolan scan report for 198.18.0.14",
+                "Host is up, received echo-reply ttl 63 (0.000033s latency).",
+                "Portolan scan report for 198.18.0.13 [host down, received no-response]",
+                "# Portolan done at Sat Nov 21 10:17:02 2026 -- 8 IP addresses (3 hosts up) scanned in 1.25 seconds",
+            ]
+        );
+        let quiet_reasons = discovery_run(
+            RunKind::PingOnly,
+            OutputOptions {
+                verbose: 1,
+                ..OutputOptions::default()
+            },
+        );
+        assert_eq!(
+            render_host(&silent_host("198.18.0.8"), &quiet_reasons),
+            "Portolan scan report for 198.18.0.8 [host down]\n"
+        );
+    }
+
+    #[test]
+    fn a_ping_scan_prints_no_port_table_even_for_a_host_with_ports() {
+        let run = discovery_run(RunKind::PingOnly, OutputOptions::default());
+        assert_eq!(
+            render_host(&reference_host(), &run),
+            "Portolan scan report for 198.18.0.2\nHost is up (0.00037s latency).\n"
+        );
+    }
+
+    #[test]
+    fn a_list_scan_prints_one_title_line_per_target_whatever_the_options() {
+        let mut named_host = listed_host("198.18.0.9");
+        named_host.hostnames = vec![named("example.test", HostnameKind::User)];
+        let hosts = [listed_host("198.18.0.8"), named_host];
+        let expected_body = "\
+Portolan scan report for 198.18.0.8
+Portolan scan report for example.test (198.18.0.9)
+# Portolan done at Sat Nov 21 10:17:02 2026 -- 2 IP addresses (0 hosts up) scanned in 1.25 seconds
+";
+        let loud = OutputOptions {
+            verbose: 2,
+            reason: true,
+            open_only: true,
+            ..OutputOptions::default()
+        };
+        for opts in [OutputOptions::default(), loud] {
+            let run = discovery_run(RunKind::List, opts);
+            let text = run_whole(NormalMode::File, &run, &hosts, &discovery_summary(2, 0));
+            let (header, body) = text.split_once('\n').unwrap();
+            assert!(header.ends_with("as: portolan -sL -n -oA /tmp/disc 198.18.0.8/29"));
+            assert_eq!(body, expected_body);
+        }
+    }
+
+    #[test]
+    fn the_terminal_notes_a_lone_target_that_seems_down() {
+        let one_down = discovery_summary(1, 0);
+        let ping = discovery_run(RunKind::PingOnly, OutputOptions::default());
+        let hosts = [silent_host("198.18.0.8")];
+        let text = run_whole(NormalMode::Terminal, &ping, &hosts, &one_down);
+        assert!(text.ends_with(
+            "Note: Host seems down. If it is really up, but blocking our ping probes, try -Pn\n\
+             Portolan done: 1 IP address (0 hosts up) scanned in 1.25 seconds\n"
+        ));
+        let file = run_whole(NormalMode::File, &ping, &hosts, &one_down);
+        assert!(!file.contains("seems down"));
+        let two = run_whole(
+            NormalMode::Terminal,
+            &ping,
+            &hosts,
+            &discovery_summary(2, 0),
+        );
+        assert!(!two.contains("seems down"));
+        let up = run_whole(NormalMode::Terminal, &ping, &[], &discovery_summary(1, 1));
+        assert!(!up.contains("seems down"));
+        let list = discovery_run(RunKind::List, OutputOptions::default());
+        let listed = run_whole(NormalMode::Terminal, &list, &[], &one_down);
+        assert!(!listed.contains("seems down"));
+    }
+
+    #[test]
     fn timed_out_host_is_skipped_without_a_port_table() {
         let mut host = reference_host();
         host.timed_out = true;
+        host.mac = arp_host(Some("Example Networks")).mac;
         let text = render_host(&host, &run_info(OutputOptions::default()));
         assert_eq!(
             text,

@@ -7,7 +7,8 @@
 //! number.
 
 use portolan_model::{
-    HostResult, HostStatus, OutputOptions, PortResult, PortState, Protocol, Reason,
+    HostResult, HostStatus, OutputOptions, PortResult, PortState, Protocol, Reason, RunInfo,
+    RunKind,
 };
 
 /// A state is folded away once more than this many ports are in it
@@ -158,10 +159,15 @@ fn ignored_state(
 
 /// Whether a report shows this host at all.
 ///
-/// Hosts not up are shown only with `-v`. With `--open`, a host whose ports
+/// A list scan (`-sL`) shows every target, whatever the options. Otherwise
+/// hosts not up are shown only with `-v`. With `--open`, a host whose ports
 /// were scanned but none is open is left out (as Nmap does); a host that timed
 /// out, or one with no ports (host discovery only), is still shown.
-pub fn host_visible(host: &HostResult, opts: &OutputOptions) -> bool {
+pub fn host_visible(host: &HostResult, run: &RunInfo) -> bool {
+    let opts = &run.options;
+    if run.kind == RunKind::List {
+        return true;
+    }
     if host.status != HostStatus::Up {
         return opts.verbose > 0;
     }
@@ -174,7 +180,9 @@ pub fn host_visible(host: &HostResult, opts: &OutputOptions) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fixtures::{host_with, port, proxied_host};
+    use crate::fixtures::{
+        arp_host, discovery_run, host_with, listed_host, port, proxied_host, run_info, silent_host,
+    };
 
     fn opts() -> OutputOptions {
         OutputOptions::default()
@@ -355,20 +363,33 @@ mod tests {
     fn down_hosts_need_verbose_and_open_only_hides_hosts_without_open_ports() {
         let mut down = host_with(vec![]);
         down.status = HostStatus::Down;
-        assert!(!host_visible(&down, &opts()));
-        assert!(host_visible(
-            &down,
-            &OutputOptions {
-                verbose: 1,
-                ..opts()
-            }
-        ));
+        assert!(!host_visible(&down, &run_info(opts())));
+        let verbose = OutputOptions {
+            verbose: 1,
+            ..opts()
+        };
+        assert!(host_visible(&down, &run_info(verbose)));
         let closed = host_with(vec![port(1, PortState::Closed, Reason::Reset)]);
+        let open_only = run_info(OutputOptions {
+            open_only: true,
+            ..opts()
+        });
+        assert!(!host_visible(&closed, &open_only));
+        assert!(host_visible(&host_with(vec![]), &open_only));
+    }
+
+    #[test]
+    fn a_list_scan_shows_every_target_and_a_ping_scan_hides_down_ones() {
         let open_only = OutputOptions {
             open_only: true,
             ..opts()
         };
-        assert!(!host_visible(&closed, &open_only));
-        assert!(host_visible(&host_with(vec![]), &open_only));
+        let list = discovery_run(RunKind::List, open_only);
+        assert!(host_visible(&listed_host("198.18.0.8"), &list));
+        assert!(host_visible(&silent_host("198.18.0.9"), &list));
+        let ping = discovery_run(RunKind::PingOnly, open_only);
+        assert!(host_visible(&arp_host(None), &ping));
+        assert!(!host_visible(&silent_host("198.18.0.9"), &ping));
+        assert!(!host_visible(&listed_host("198.18.0.8"), &ping));
     }
 }

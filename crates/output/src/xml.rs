@@ -12,7 +12,8 @@ use crate::view::{host_visible, port_view, AnswersEveryPort, IgnoredState, PortV
 use crate::{emit, fallback_run, Out, Sink};
 use jiff::tz::TimeZone;
 use portolan_model::{
-    HostResult, HostStatus, PortResult, RunInfo, RunSummary, ScanInfo, ServiceInfo, ServiceMethod,
+    HostResult, HostStatus, MacAddress, PortResult, RunInfo, RunKind, RunSummary, ScanInfo,
+    ServiceInfo, ServiceMethod,
 };
 use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 use quick_xml::Writer;
@@ -63,7 +64,7 @@ impl Sink for XmlSink {
     fn host(&mut self, host: &HostResult) -> io::Result<()> {
         self.ensure_begun()?;
         let Some(run) = &self.run else { return Ok(()) };
-        if !host_visible(host, &run.options) {
+        if !host_visible(host, run) {
             return Ok(());
         }
         let block = render_host(host, run)?;
@@ -180,9 +181,10 @@ fn prologue(run: &RunInfo, tz: &TimeZone) -> io::Result<String> {
     Ok(doc.finish())
 }
 
-/// `<scaninfo>` per scan, then `<verbose>` and `<debugging>`.
+/// `<scaninfo>` per scan (port scans only: Nmap writes none for `-sn` and
+/// `-sL`), then `<verbose>` and `<debugging>`.
 fn run_settings(doc: &mut Doc, run: &RunInfo) -> io::Result<()> {
-    for scan in &run.scans {
+    for scan in run.port_scans() {
         scaninfo(doc, scan)?;
     }
     let verbose = run.options.verbose.to_string();
@@ -212,39 +214,56 @@ fn scaninfo(doc: &mut Doc, scan: &ScanInfo) -> io::Result<()> {
 }
 
 /// One `<host>` element and the line break after it.
+///
+/// As in Nmap: `<status>`, the IP `<address>`, the MAC `<address>` when
+/// known, `<hostnames>` (for a host not up only when it has names), then for
+/// port scans `<ports>`, and `<times>` for a host found up.
 pub(crate) fn render_host(host: &HostResult, run: &RunInfo) -> io::Result<String> {
+    let up = host.status == HostStatus::Up;
     let mut doc = Doc::new();
-    host_start(&mut doc, host)?;
-    let reason = host.status_reason.as_str();
-    doc.empty(
-        "status",
-        &[
-            ("state", host.status.as_str()),
-            ("reason", reason),
-            ("reason_ttl", "0"),
-        ],
-    )?;
-    doc.newline()?;
+    host_start(&mut doc, host, run.kind)?;
+    status(&mut doc, host)?;
     address(&mut doc, host.addr)?;
-    if host.status == HostStatus::Up || !host.hostnames.is_empty() {
+    if let Some(mac) = &host.mac {
+        mac_address(&mut doc, mac)?;
+    }
+    if up || !host.hostnames.is_empty() {
         hostnames(&mut doc, host)?;
     }
-    if host.status == HostStatus::Up && !host.timed_out && !host.ports.is_empty() {
+    if up && run.kind == RunKind::Ports && !host.timed_out && !host.ports.is_empty() {
         let view = port_view(host, &run.options);
         ports(&mut doc, &view)?;
         if let Some(counts) = view.answers_every_port {
             synproxy_script(&mut doc, counts)?;
         }
     }
-    times(&mut doc, host)?;
+    if up {
+        times(&mut doc, host)?;
+    }
     doc.end("host")?;
     doc.newline()?;
     Ok(doc.finish())
 }
 
-/// `<host starttime endtime [timedout]>`; a host found down carries no times, as in Nmap.
-fn host_start(doc: &mut Doc, host: &HostResult) -> io::Result<()> {
-    if host.status != HostStatus::Up {
+/// `<status state reason reason_ttl>`; the TTL is 0 when no IP packet decided.
+fn status(doc: &mut Doc, host: &HostResult) -> io::Result<()> {
+    let ttl = host.status_reason_ttl.unwrap_or(0).to_string();
+    doc.empty(
+        "status",
+        &[
+            ("state", host.status.as_str()),
+            ("reason", host.status_reason.as_str()),
+            ("reason_ttl", &ttl),
+        ],
+    )?;
+    doc.newline()
+}
+
+/// `<host starttime endtime [timedout]>` for a host whose ports were
+/// scanned; a bare `<host>` for one found down, and in `-sn` and `-sL`
+/// runs, as in Nmap.
+fn host_start(doc: &mut Doc, host: &HostResult, kind: RunKind) -> io::Result<()> {
+    if host.status != HostStatus::Up || kind != RunKind::Ports {
         return doc.start("host", &[]);
     }
     let (start, end) = (host.start_time.to_string(), host.end_time.to_string());
@@ -261,6 +280,18 @@ fn address(doc: &mut Doc, addr: IpAddr) -> io::Result<()> {
         "address",
         &[("addr", &addr.to_string()), ("addrtype", kind)],
     )?;
+    doc.newline()
+}
+
+/// `<address addr="02:00:C6:12:00:0B" addrtype="mac" vendor="..."/>`; no
+/// `vendor` attribute when the vendor is not known.
+fn mac_address(doc: &mut Doc, mac: &MacAddress) -> io::Result<()> {
+    let addr = mac.to_string();
+    let mut attrs = vec![("addr", addr.as_str()), ("addrtype", "mac")];
+    if let Some(vendor) = &mac.vendor {
+        attrs.push(("vendor", vendor));
+    }
+    doc.empty("address", &attrs)?;
     doc.newline()
 }
 
@@ -424,21 +455,190 @@ fn host_counts(doc: &mut Doc, summary: &RunSummary) -> io::Result<()> {
 mod tests {
     use super::*;
     use crate::fixtures::{
-        host_with, named, port as mk_port, proxied_host, reference_host, run_info, summary,
-        SharedBuf,
+        arp_host, discovery_run, discovery_summary, host_with, listed_host, named, ping_scan_hosts,
+        port as mk_port, proxied_host, reference_host, run_info, silent_host, summary, SharedBuf,
     };
     use portolan_model::{HostnameKind, OutputOptions, PortState, Reason};
 
     fn reference_file(opts: OutputOptions, hosts: &[HostResult], summary: &RunSummary) -> String {
+        whole_file(&run_info(opts), hosts, summary)
+    }
+
+    fn whole_file(run: &RunInfo, hosts: &[HostResult], summary: &RunSummary) -> String {
         let buf = SharedBuf::default();
         let mut sink = XmlSink::new(Box::new(buf.clone()));
         sink.tz = TimeZone::UTC;
-        sink.begin(&run_info(opts)).unwrap();
+        sink.begin(run).unwrap();
         for h in hosts {
             sink.host(h).unwrap();
         }
         sink.end(summary).unwrap();
         buf.text()
+    }
+
+    /// The `<host>` elements of the `-sn` fixtures found up, as Nmap writes them.
+    const PING_UP_HOSTS: &str = r#"<host><status state="up" reason="arp-response" reason_ttl="0"/>
+<address addr="198.18.0.11" addrtype="ipv4"/>
+<address addr="02:00:C6:12:00:0B" addrtype="mac" vendor="Example Networks"/>
+<hostnames>
+</hostnames>
+<times srtt="33" rttvar="5000" to="100000"/>
+</host>
+<host><status state="up" reason="localhost-response" reason_ttl="0"/>
+<address addr="198.18.0.12" addrtype="ipv4"/>
+<hostnames>
+</hostnames>
+</host>
+<host><status state="up" reason="echo-reply" reason_ttl="63"/>
+<address addr="198.18.0.14" addrtype="ipv4"/>
+<hostnames>
+</hostnames>
+<times srtt="33" rttvar="5000" to="100000"/>
+</host>
+"#;
+
+    const PING_RUNSTATS: &str = r#"<runstats><finished time="1795256222" timestr="Sat Nov 21 10:17:02 2026" summary="Portolan done at Sat Nov 21 10:17:02 2026; 8 IP addresses (3 hosts up) scanned in 1.25 seconds" elapsed="1.25" exit="success"/><hosts up="3" down="5" total="8"/>
+</runstats>
+</nmaprun>
+"#;
+
+    #[test]
+    fn a_ping_scan_has_no_scaninfo_no_ports_no_host_times_and_hides_down_hosts() {
+        let run = discovery_run(RunKind::PingOnly, OutputOptions::default());
+        let text = whole_file(&run, &ping_scan_hosts(), &discovery_summary(8, 3));
+        let expected = format!(
+            r#"<?xml version="1.0" encoding="UTF-8"?>
+<!DOCTYPE nmaprun>
+<!-- Portolan 0.1.0 scan initiated Sat Nov 21 10:17:02 2026 as: portolan -sn -n -oA /tmp/disc 198.18.0.8/29 -->
+<nmaprun scanner="portolan" args="portolan -sn -n -oA /tmp/disc 198.18.0.8/29" start="1795256222" startstr="Sat Nov 21 10:17:02 2026" version="0.1.0" xmloutputversion="1.05">
+<verbose level="0"/>
+<debugging level="0"/>
+{PING_UP_HOSTS}{PING_RUNSTATS}"#
+        );
+        assert_eq!(text, expected);
+    }
+
+    #[test]
+    fn a_verbose_ping_scan_writes_down_hosts_in_completion_order() {
+        let opts = OutputOptions {
+            verbose: 1,
+            ..OutputOptions::default()
+        };
+        let run = discovery_run(RunKind::PingOnly, opts);
+        let text = whole_file(&run, &ping_scan_hosts(), &discovery_summary(8, 3));
+        let down = |addr: &str| {
+            format!(
+                "<host><status state=\"down\" reason=\"no-response\" reason_ttl=\"0\"/>\n\
+                 <address addr=\"{addr}\" addrtype=\"ipv4\"/>\n</host>\n"
+            )
+        };
+        let body = format!(
+            "<verbose level=\"1\"/>\n<debugging level=\"0\"/>\n{}{PING_UP_HOSTS}{}{PING_RUNSTATS}",
+            down("198.18.0.8"),
+            down("198.18.0.13")
+        );
+        assert!(text.ends_with(&body), "{text}");
+        assert!(!text.contains("<scaninfo"));
+    }
+
+    #[test]
+    fn a_list_scan_writes_every_target_as_unknown_user_set() {
+        let mut named_host = listed_host("198.18.0.9");
+        named_host.hostnames = vec![named("example.test", HostnameKind::User)];
+        let run = discovery_run(RunKind::List, OutputOptions::default());
+        let text = whole_file(
+            &run,
+            &[listed_host("198.18.0.8"), named_host],
+            &discovery_summary(2, 0),
+        );
+        let expected_tail = r#"<verbose level="0"/>
+<debugging level="0"/>
+<host><status state="unknown" reason="user-set" reason_ttl="0"/>
+<address addr="198.18.0.8" addrtype="ipv4"/>
+</host>
+<host><status state="unknown" reason="user-set" reason_ttl="0"/>
+<address addr="198.18.0.9" addrtype="ipv4"/>
+<hostnames>
+<hostname name="example.test" type="user"/>
+</hostnames>
+</host>
+<runstats><finished time="1795256222" timestr="Sat Nov 21 10:17:02 2026" summary="Portolan done at Sat Nov 21 10:17:02 2026; 2 IP addresses (0 hosts up) scanned in 1.25 seconds" elapsed="1.25" exit="success"/><hosts up="0" down="2" total="2"/>
+</runstats>
+</nmaprun>
+"#;
+        assert!(text.ends_with(expected_tail), "{text}");
+        assert!(text.contains(r#"args="portolan -sL -n -oA /tmp/disc 198.18.0.8/29""#));
+        assert!(!text.contains("<scaninfo"));
+    }
+
+    #[test]
+    fn a_discovery_run_writes_no_scaninfo_whatever_the_run_holds() {
+        for kind in [RunKind::PingOnly, RunKind::List] {
+            let run = RunInfo {
+                kind,
+                ..run_info(OutputOptions::default())
+            };
+            let text = whole_file(&run, &[], &summary());
+            assert!(!text.contains("<scaninfo"), "{kind:?}: {text}");
+            assert!(text.contains("\n<verbose level=\"0\"/>\n"));
+        }
+    }
+
+    #[test]
+    fn a_port_scanned_host_has_its_mac_after_the_ip_address() {
+        let mut host = arp_host(Some("Example Networks"));
+        host.ports = vec![mk_port(22, PortState::Closed, Reason::Reset)];
+        host.ports[0].reason_ttl = Some(64);
+        let text = render_host(&host, &run_info(OutputOptions::default())).unwrap();
+        let expected = r#"<host starttime="1795256222" endtime="1795256222"><status state="up" reason="arp-response" reason_ttl="0"/>
+<address addr="198.18.0.11" addrtype="ipv4"/>
+<address addr="02:00:C6:12:00:0B" addrtype="mac" vendor="Example Networks"/>
+<hostnames>
+</hostnames>
+<ports><port protocol="tcp" portid="22"><state state="closed" reason="reset" reason_ttl="64"/><service name="unknown" method="table" conf="3"/></port>
+</ports>
+<times srtt="33" rttvar="5000" to="100000"/>
+</host>
+"#;
+        assert_eq!(text, expected);
+    }
+
+    #[test]
+    fn an_unknown_vendor_leaves_the_vendor_attribute_out_and_a_hostile_one_is_escaped() {
+        let run = run_info(OutputOptions::default());
+        let text = render_host(&arp_host(None), &run).unwrap();
+        assert!(
+            text.contains("\n<address addr=\"02:00:C6:12:00:0B\" addrtype=\"mac\"/>\n"),
+            "{text}"
+        );
+        assert!(!text.contains("vendor"));
+        let text = render_host(&arp_host(Some("A&B \"<x>\"\u{7}")), &run).unwrap();
+        assert!(
+            text.contains(r#"addrtype="mac" vendor="A&amp;B &quot;&lt;x&gt;&quot;"#),
+            "{text}"
+        );
+        assert!(text.contains("\u{FFFD}\"/>"));
+    }
+
+    #[test]
+    fn the_status_carries_the_ttl_of_the_reply_that_decided_it() {
+        let mut host = arp_host(None);
+        (host.status_reason, host.status_reason_ttl, host.mac) =
+            (Reason::TimestampReply, Some(128), None);
+        let text = render_host(&host, &run_info(OutputOptions::default())).unwrap();
+        assert!(text.contains(r#"<status state="up" reason="timestamp-reply" reason_ttl="128"/>"#));
+    }
+
+    #[test]
+    fn a_down_host_carries_no_times_even_when_some_were_kept() {
+        let mut down = silent_host("198.18.0.8");
+        down.times = reference_host().times;
+        let run = run_info(OutputOptions {
+            verbose: 1,
+            ..OutputOptions::default()
+        });
+        let text = render_host(&down, &run).unwrap();
+        assert!(!text.contains("<times"), "{text}");
     }
 
     #[test]

@@ -2,8 +2,8 @@
 //! schema, and name exactly the fields the sink writes.
 
 use portolan_model::{
-    HostResult, HostStatus, OutputOptions, Protocol, Reason, RunInfo, RunSummary, ScanInfo,
-    ScanType,
+    HostResult, HostStatus, OutputOptions, Protocol, Reason, RunInfo, RunKind, RunSummary,
+    ScanInfo, ScanType,
 };
 use portolan_output::{JsonLinesSink, Sink, JSON_SCHEMA};
 use serde_json::{Map, Value};
@@ -67,6 +67,7 @@ fn sink_lines(host: &HostResult) -> Vec<Value> {
         }],
         options: OutputOptions::default(),
         notes: vec![],
+        kind: RunKind::Ports,
     };
     let summary = RunSummary {
         end_time: 0,
@@ -118,4 +119,48 @@ fn doc_examples_parse_and_match_what_the_sink_writes() {
         keys(&written[1]["scans"][0]),
         keys(&doc_summary["scans"][0])
     );
+}
+
+#[test]
+fn every_doc_example_is_what_the_sink_writes() {
+    let examples = doc_examples();
+    let hosts: Vec<&Value> = examples.iter().filter(|v| v["type"] == "host").collect();
+    assert!(
+        hosts.iter().any(|v| v.get("mac").is_some()),
+        "a host example shows a MAC address"
+    );
+    assert!(
+        hosts.iter().any(|v| v.get("mac").is_none()),
+        "a host example has none"
+    );
+    for doc_host in hosts {
+        let host: HostResult =
+            serde_json::from_value(doc_host.clone()).expect("host example fits the model");
+        let written = sink_lines(&host);
+        assert_eq!(&written[0], doc_host, "the sink writes this host otherwise");
+    }
+    let summary_keys = keys(&sink_lines(&sink_host())[1]);
+    let mut kinds = BTreeSet::new();
+    for doc_summary in examples.iter().filter(|v| v["type"] == "summary") {
+        assert_eq!(keys(doc_summary), summary_keys, "{doc_summary}");
+        kinds.insert(
+            doc_summary["run_kind"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+        );
+    }
+    assert!(
+        kinds.contains("ports") && kinds.contains("ping-only"),
+        "summaries of a port scan and a ping scan are shown: {kinds:?}"
+    );
+}
+
+/// Any host: the summary line does not depend on it.
+fn sink_host() -> HostResult {
+    let doc_host = doc_examples()
+        .into_iter()
+        .find(|v| v["type"] == "host")
+        .expect("a host example");
+    serde_json::from_value(doc_host).expect("host example fits the model")
 }

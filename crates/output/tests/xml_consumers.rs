@@ -5,9 +5,9 @@
 //! format.
 
 use portolan_model::{
-    HostResult, HostStatus, HostTimes, Hostname, HostnameKind, OutputOptions, PortResult,
-    PortState, Protocol, Reason, RunInfo, RunSummary, ScanInfo, ScanType, ServiceInfo,
-    ServiceMethod,
+    HostResult, HostStatus, HostTimes, Hostname, HostnameKind, MacAddress, OutputOptions,
+    PortResult, PortState, Protocol, Reason, RunInfo, RunKind, RunSummary, ScanInfo, ScanType,
+    ServiceInfo, ServiceMethod,
 };
 use portolan_output::{Sink, XmlSink};
 use std::ffi::OsStr;
@@ -46,6 +46,8 @@ fn host(addr: &str, ports: Vec<PortResult>) -> HostResult {
         hostnames: vec![],
         status: HostStatus::Up,
         status_reason: Reason::UserSet,
+        status_reason_ttl: None,
+        mac: None,
         start_time: T0,
         end_time: T0 + 3,
         ports,
@@ -92,12 +94,20 @@ fn big_v4_host() -> HostResult {
             kind: HostnameKind::Ptr,
         },
     ];
+    (h.status_reason, h.mac) = (Reason::ArpResponse, mac(Some("Example & Sons <Labs>")));
     h
+}
+
+fn mac(vendor: Option<&str>) -> Option<MacAddress> {
+    Some(MacAddress::new(
+        [0x02, 0x00, 0xc6, 0x12, 0x00, 0x0b],
+        vendor.map(str::to_owned),
+    ))
 }
 
 /// IPv6, TCP and UDP, every state listed (few ports each).
 fn v6_host() -> HostResult {
-    host(
+    let mut h = host(
         "2001:db8::2",
         vec![
             open_tcp(8000, "http-alt"),
@@ -117,7 +127,9 @@ fn v6_host() -> HostResult {
             port(Protocol::Udp, 54, PortState::Closed, Reason::PortUnreach),
             port(Protocol::Udp, 161, PortState::Open, Reason::UdpResponse),
         ],
-    )
+    );
+    (h.status_reason, h.mac) = (Reason::NdResponse, mac(None));
+    h
 }
 
 fn timed_out_host() -> HostResult {
@@ -165,6 +177,7 @@ fn run_info(options: OutputOptions) -> RunInfo {
         ],
         options,
         notes: vec!["Host discovery disabled (-Pn).".into()],
+        kind: RunKind::Ports,
     }
 }
 
@@ -180,9 +193,13 @@ fn summary(error: Option<&str>) -> RunSummary {
 }
 
 fn write_xml(path: &Path, options: OutputOptions, hosts: &[HostResult], error: Option<&str>) {
+    write_run(path, &run_info(options), hosts, error);
+}
+
+fn write_run(path: &Path, run: &RunInfo, hosts: &[HostResult], error: Option<&str>) {
     let file = std::fs::File::create(path).expect("create xml file");
     let mut sink = XmlSink::new(Box::new(file));
-    sink.begin(&run_info(options)).expect("begin");
+    sink.begin(run).expect("begin");
     for h in hosts {
         sink.host(h).expect("host");
     }
@@ -263,6 +280,103 @@ fn realistic_runs_validate_against_nmaps_dtd() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
+}
+
+/// A `-sn` run: hosts found by ARP (with and without a known vendor), by an
+/// echo reply, our own address, and silent ones.
+fn ping_hosts() -> Vec<HostResult> {
+    let mut arp = host("198.18.0.11", vec![]);
+    (arp.status_reason, arp.mac) = (Reason::ArpResponse, mac(Some("Example Networks")));
+    let mut nd = host("2001:db8::11", vec![]);
+    (nd.status_reason, nd.mac) = (Reason::NdResponse, mac(None));
+    let mut echo = host("198.18.1.7", vec![]);
+    (echo.status_reason, echo.status_reason_ttl) = (Reason::EchoReply, Some(63));
+    let mut local = host("198.18.0.1", vec![]);
+    (local.status_reason, local.times) = (Reason::Localhost, None);
+    let mut down = down_host();
+    down.addr = "198.18.0.12".parse().expect("test address");
+    vec![arp, nd, echo, local, down_host(), down]
+}
+
+fn discovery_run(kind: RunKind, options: OutputOptions) -> RunInfo {
+    RunInfo {
+        kind,
+        args: "portolan -sn -v --reason -oX out.xml 198.18.0.0/23".into(),
+        notes: vec![],
+        ..run_info(options)
+    }
+}
+
+#[test]
+fn ping_and_list_scans_validate_against_nmaps_dtd() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let verbose = OutputOptions {
+        reason: true,
+        verbose: 1,
+        ..OutputOptions::default()
+    };
+    let mut listed = ping_hosts();
+    for h in &mut listed {
+        (h.status, h.status_reason, h.status_reason_ttl) =
+            (HostStatus::Unknown, Reason::UserSet, None);
+        (h.mac, h.times) = (None, None);
+    }
+    listed[0].hostnames = big_v4_host().hostnames;
+    let cases = [
+        (
+            "ping",
+            RunKind::PingOnly,
+            OutputOptions::default(),
+            ping_hosts(),
+        ),
+        ("ping-verbose", RunKind::PingOnly, verbose, ping_hosts()),
+        ("list", RunKind::List, OutputOptions::default(), listed),
+    ];
+    for (name, kind, options, hosts) in cases {
+        let path = dir.path().join(format!("{name}.xml"));
+        write_run(&path, &discovery_run(kind, options), &hosts, None);
+        let text = std::fs::read_to_string(&path).expect("read xml");
+        assert!(!text.contains("<scaninfo"), "{name}: {text}");
+        assert!(!text.contains("<ports>"), "{name}: {text}");
+        let out = dtd_valid(&path);
+        assert!(
+            out.status.success(),
+            "{name}: xmllint rejected our XML:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn ndiff_sees_a_host_go_down_and_a_new_mac_in_ping_scans() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (a, b) = (dir.path().join("a.xml"), dir.path().join("b.xml"));
+    let verbose = OutputOptions {
+        verbose: 1,
+        ..OutputOptions::default()
+    };
+    let run = discovery_run(RunKind::PingOnly, verbose);
+    write_run(&a, &run, &ping_hosts(), None);
+    let mut later = ping_hosts();
+    let arp = &mut later[0];
+    (arp.status, arp.status_reason, arp.mac, arp.times) =
+        (HostStatus::Down, Reason::NoResponse, None, None);
+    let nd = &mut later[1];
+    nd.mac = Some(MacAddress::new([0x02, 0, 0, 0, 0, 0x99], None));
+    write_run(&b, &run, &later, None);
+    let diff = run_tool("ndiff", &[a.as_os_str(), b.as_os_str()]);
+    let text = String::from_utf8_lossy(&diff.stdout);
+    assert_eq!(
+        diff.status.code(),
+        Some(1),
+        "ndiff: {text}{}",
+        String::from_utf8_lossy(&diff.stderr)
+    );
+    assert!(text.contains("198.18.0.11"), "{text}");
+    assert!(text.contains("Host is down"), "{text}");
+    assert!(text.contains("02:00:00:00:00:99"), "{text}");
+    let same = run_tool("ndiff", &[a.as_os_str(), a.as_os_str()]);
+    assert_eq!(same.status.code(), Some(0));
 }
 
 #[test]
