@@ -347,6 +347,19 @@ fn ping_and_list_scans_validate_against_nmaps_dtd() {
     }
 }
 
+/// Runs ndiff on two files that must differ (exit status 1); its report.
+fn ndiff_differences(a: &std::path::Path, b: &std::path::Path) -> String {
+    let diff = run_tool("ndiff", &[a.as_os_str(), b.as_os_str()]);
+    let text = String::from_utf8_lossy(&diff.stdout).into_owned();
+    assert_eq!(
+        diff.status.code(),
+        Some(1),
+        "ndiff: {text}{}",
+        String::from_utf8_lossy(&diff.stderr)
+    );
+    text
+}
+
 #[test]
 fn ndiff_sees_a_host_go_down_and_a_new_mac_in_ping_scans() {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -364,14 +377,7 @@ fn ndiff_sees_a_host_go_down_and_a_new_mac_in_ping_scans() {
     let nd = &mut later[1];
     nd.mac = Some(MacAddress::new([0x02, 0, 0, 0, 0, 0x99], None));
     write_run(&b, &run, &later, None);
-    let diff = run_tool("ndiff", &[a.as_os_str(), b.as_os_str()]);
-    let text = String::from_utf8_lossy(&diff.stdout);
-    assert_eq!(
-        diff.status.code(),
-        Some(1),
-        "ndiff: {text}{}",
-        String::from_utf8_lossy(&diff.stderr)
-    );
+    let text = ndiff_differences(&a, &b);
     assert!(text.contains("198.18.0.11"), "{text}");
     assert!(text.contains("Host is down"), "{text}");
     assert!(text.contains("02:00:00:00:00:99"), "{text}");
@@ -393,14 +399,7 @@ fn ndiff_reads_a_host_answering_every_port() {
         .expect("port 7");
     (echo.state, echo.reason) = (PortState::Open, Reason::SynAck);
     write_xml(&b, options, &[opened], None);
-    let diff = run_tool("ndiff", &[a.as_os_str(), b.as_os_str()]);
-    let text = String::from_utf8_lossy(&diff.stdout);
-    assert_eq!(
-        diff.status.code(),
-        Some(1),
-        "ndiff: {text}{}",
-        String::from_utf8_lossy(&diff.stderr)
-    );
+    let text = ndiff_differences(&a, &b);
     assert!(
         text.contains("998 open"),
         "ndiff shows the folded count:\n{text}"
@@ -448,14 +447,7 @@ fn ndiff_sees_one_changed_port_and_no_change_between_equal_runs() {
     (http.state, http.reason) = (PortState::Closed, Reason::Reset);
     write_xml(&b, options, &changed, None);
 
-    let diff = run_tool("ndiff", &[a.as_os_str(), b.as_os_str()]);
-    let text = String::from_utf8_lossy(&diff.stdout);
-    assert_eq!(
-        diff.status.code(),
-        Some(1),
-        "ndiff: {text}{}",
-        String::from_utf8_lossy(&diff.stderr)
-    );
+    let text = ndiff_differences(&a, &b);
     assert!(
         text.contains("80/tcp"),
         "ndiff output does not name the port:\n{text}"
