@@ -35,6 +35,13 @@ pub(crate) enum PingRank {
 /// window: bounds what a path that swallows probes gets sent.
 pub(crate) const PRESUMED_SLACK: usize = 4;
 
+/// Whether a window of `allowed` has room beside `in_flight` probes, of which
+/// `presumed` are presumed lost and do not count (up to [`PRESUMED_SLACK`]
+/// windows in flight in all).
+pub(crate) fn has_room(in_flight: usize, presumed: usize, allowed: usize) -> bool {
+    in_flight - presumed < allowed && in_flight < allowed.saturating_mul(PRESUMED_SLACK)
+}
+
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Outstanding {
     pub host: u32,
@@ -279,9 +286,7 @@ impl HostScan {
     /// Whether the window has room for one more probe. Probes presumed lost
     /// do not count, up to [`PRESUMED_SLACK`] windows in flight in all.
     pub(crate) fn window_open(&self) -> bool {
-        let allowed = self.allowed_in_flight();
-        self.in_flight - self.presumed_lost < allowed
-            && self.in_flight < allowed.saturating_mul(PRESUMED_SLACK)
+        has_room(self.in_flight, self.presumed_lost, self.allowed_in_flight())
     }
 
     /// How long after sending a probe its answer is presumed lost: well past

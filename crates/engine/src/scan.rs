@@ -11,7 +11,7 @@
 //! from the target iterator only as slots free up, so memory does not grow
 //! with the target count.
 
-use crate::host::{HostScan, Outstanding, PingRank, Settled, PRESUMED_SLACK};
+use crate::host::{has_room, HostScan, Outstanding, PingRank, Settled};
 use crate::probe::{self, Answer, AnswerKind, ProbeKind, ProbeSpec, RawConfig, TRY_PORTS};
 use crate::rate::RateLimiter;
 use crate::timing::{RttEstimator, TimingParams, Window};
@@ -260,9 +260,7 @@ impl Scan {
             return false;
         }
         let floor = self.cfg.timing.min_parallelism;
-        let group = self.group.allowed();
-        let group_open = in_flight - self.presumed_lost < group
-            && in_flight < group.saturating_mul(PRESUMED_SLACK);
+        let group_open = has_room(in_flight, self.presumed_lost, self.group.allowed());
         in_flight < floor || group_open || self.rate.below_min_rate(now)
     }
 
