@@ -233,5 +233,8 @@ fn build(
     match kind {
         ProbeKind::Tcp(tcp) => emit_tcp(buf, ip, tcp),
         ProbeKind::Udp(udp) => emit_udp(buf, ip, udp),
+        ProbeKind::Icmp(icmp) => portolan_wire::ping::emit_icmp(buf, ip, icmp),
+        // Built by the sender from the path's interface (not yet wired).
+        ProbeKind::Neighbor => Err(EmitError::PayloadTooLarge),
     }
 }

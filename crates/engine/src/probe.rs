@@ -22,6 +22,7 @@ use std::net::IpAddr;
 
 /// TCP header flag bits (the wire crate's).
 pub use portolan_wire::probe::tcp_flags as flags;
+use portolan_wire::ping::IcmpProbe;
 use portolan_wire::probe::{TcpProbe, UdpProbe};
 
 /// Source ports used per scan: `base ..= base + TRY_PORTS - 1`.
@@ -102,6 +103,12 @@ pub struct ProbeSpec {
 pub enum ProbeKind {
     Tcp(TcpProbe),
     Udp(UdpProbe<'static>),
+    /// An ICMP echo, timestamp or address-mask request (host discovery).
+    Icmp(IcmpProbe<'static>),
+    /// Link-layer discovery of `dst` on its own segment: an ARP request
+    /// (IPv4) or a neighbour solicitation (IPv6), sent on the interface
+    /// `dst` is reached through, from that interface's address.
+    Neighbor,
 }
 
 /// A reply reduced to what the engine needs, keyed by the scanned host.

@@ -158,6 +158,7 @@ impl Sim {
                     let (port, sport) = match p.kind {
                         ProbeKind::Tcp(t) => (t.dport, t.sport),
                         ProbeKind::Udp(u) => (u.dport, u.sport),
+                        other => panic!("a port scan sent {other:?}"),
                     };
                     let n = self.answer_count;
                     eprintln!(
@@ -248,6 +249,9 @@ impl Sim {
                 } else {
                     self.icmp(h, p.dst, now, 3, None).map(mk)
                 }
+            }
+            ProbeKind::Icmp(_) | ProbeKind::Neighbor => {
+                panic!("a port scan sent a discovery probe: {p:?}")
             }
         }
     }
