@@ -16,6 +16,7 @@
 //! virtual clock in tests (see `tests/sim.rs` and `tests/raw_sim.rs`).
 
 mod answer;
+pub mod discovery;
 mod host;
 mod pacer;
 pub mod payloads;
@@ -24,6 +25,7 @@ mod rate;
 mod scan;
 pub mod timing;
 
+pub use discovery::{Discovered, Discovery, DiscoveryConfig, DiscoveryTarget, PingProbe};
 pub use probe::{Answer, AnswerKind, ProbeKind, ProbeSpec, RawConfig, TcpInterp, TcpScan};
 pub use scan::{HostOutcome, Outcome, ProbeId, Progress, Scan, ScanConfig, ScanEvent, Transmit};
 pub use timing::TimingParams;

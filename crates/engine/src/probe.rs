@@ -20,9 +20,9 @@ use siphasher::sip::SipHasher13;
 use std::hash::Hasher;
 use std::net::IpAddr;
 
+use portolan_wire::ping::IcmpProbe;
 /// TCP header flag bits (the wire crate's).
 pub use portolan_wire::probe::tcp_flags as flags;
-use portolan_wire::ping::IcmpProbe;
 use portolan_wire::probe::{TcpProbe, UdpProbe};
 
 /// Source ports used per scan: `base ..= base + TRY_PORTS - 1`.
