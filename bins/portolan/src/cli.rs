@@ -89,8 +89,65 @@ pub struct Cli {
     pub unprivileged: bool,
 
     /// Ping scan: not available yet. [Nmap: -sn]
-    #[arg(long = "sn", hide = true)]
+    /// Ping scan: host discovery only, no port scan (Nmap's -sn).
+    #[arg(long = "sn")]
     pub ping_scan: bool,
+
+    /// List scan: list the targets (with reverse DNS names), send nothing to them (-sL).
+    #[arg(long = "sL")]
+    pub list_scan: bool,
+
+    /// Discovery probe: ICMP echo request (-PE).
+    #[arg(long = "PE")]
+    pub ping_echo: bool,
+
+    /// Discovery probe: ICMP timestamp request (-PP).
+    #[arg(long = "PP")]
+    pub ping_timestamp: bool,
+
+    /// Discovery probe: ICMP address-mask request (-PM).
+    #[arg(long = "PM")]
+    pub ping_mask: bool,
+
+    /// Discovery probe: ARP / IPv6 neighbour discovery on the local segment (-PR).
+    #[arg(long = "PR")]
+    pub ping_arp: bool,
+
+    /// Discovery probe: TCP SYN to PORTS, 80 when none given (-PS[PORTS], attached as in -PS22,443).
+    #[arg(long = "PS", value_name = "PORTS", action = ArgAction::Append)]
+    pub ping_syn: Vec<String>,
+
+    /// Discovery probe: TCP ACK to PORTS, 80 when none given (-PA[PORTS]).
+    #[arg(long = "PA", value_name = "PORTS", action = ArgAction::Append)]
+    pub ping_ack: Vec<String>,
+
+    /// Discovery probe: UDP to PORTS, 40125 when none given (-PU[PORTS]).
+    #[arg(long = "PU", value_name = "PORTS", action = ArgAction::Append)]
+    pub ping_udp: Vec<String>,
+
+    /// No ARP / neighbour discovery: on-link hosts get the IP probes too.
+    #[arg(long = "disable-arp-ping")]
+    pub disable_arp_ping: bool,
+
+    /// Discover on-link hosts with IP probes rather than ARP / neighbour discovery.
+    #[arg(long = "send-ip")]
+    pub send_ip: bool,
+
+    /// Reverse-resolve every target, up or not (-R).
+    #[arg(short = 'R')]
+    pub resolve_all: bool,
+
+    /// DNS servers for reverse lookups, comma-separated (ADDR or ADDR:PORT, [V6]:PORT).
+    #[arg(long = "dns-servers", value_name = "LIST")]
+    pub dns_servers: Option<String>,
+
+    /// Reverse lookups through the system resolver (getnameinfo) instead of our own.
+    #[arg(long = "system-dns")]
+    pub system_dns: bool,
+
+    /// Trace the hops to each host that is up.
+    #[arg(long)]
+    pub traceroute: bool,
 
     /// Version detection: not available yet. [Nmap: -sV]
     #[arg(long = "sV", hide = true)]

@@ -2,6 +2,7 @@
 //! Wiring only; the logic lives in the library crates.
 
 mod cli;
+mod flow;
 mod normalize;
 mod plan;
 mod resume;
@@ -9,15 +10,10 @@ mod scantype;
 
 use anyhow::Result;
 use clap::Parser;
-use portolan_driver::paths::{Paths, Prefetch, SharedPaths};
-use portolan_driver::raw::RawNet;
-use portolan_driver::{
-    run_connect_scan, run_raw_scan, summary, LoopContext, ProgressLine, WallClock,
-};
-use portolan_engine::Scan;
-use portolan_model::Protocol;
+use portolan_driver::paths::{Paths, SharedPaths};
+use portolan_driver::{summary, WallClock};
 use portolan_output::Sink;
-use portolan_targets::{PortTable, ResumeIndex, Target, Tracked};
+use portolan_targets::{ResumeIndex, Tracked};
 use resume::Resumed;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -81,9 +77,11 @@ fn run(cli: &cli::Cli, argv: &[String], resumed: Option<Resumed>) -> Result<Exit
     // Output files are open and limits raised: from here on only a raw scan
     // needs a privilege (CAP_NET_RAW, to open packet sockets and resolve
     // next hops as it goes). Before any thread exists, so all inherit it.
-    let keep: &[u32] = match plan.config.raw {
-        Some(_) => &[portolan_netio::privs::CAP_NET_RAW],
-        None => &[],
+    let raw_discovery = matches!(plan.discovery, plan::Discover::Probe { raw: true, .. });
+    let keep: &[u32] = if plan.config.raw.is_some() || raw_discovery {
+        &[portolan_netio::privs::CAP_NET_RAW]
+    } else {
+        &[]
     };
     if let Err(e) = portolan_netio::privs::keep_only(keep) {
         eprintln!("Warning: could not drop privileges: {e}");
@@ -93,42 +91,33 @@ fn run(cli: &cli::Cli, argv: &[String], resumed: Option<Resumed>) -> Result<Exit
     ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst))?;
 
     let hosts = host_count(&plan, resumed.as_ref());
-    let expected_ports =
-        hosts.saturating_mul((plan.config.tcp_ports.len() + plan.config.udp_ports.len()) as u64);
     let start = resumed.as_ref().map(|r| r.file.point());
     let index = Arc::new(Mutex::new(ResumeIndex::new(start.as_ref())));
     let order = resume::target_order(&plan, start.as_ref());
     let paths = Paths::shared();
-    let (targets, mut raw_net) = scan_targets(&plan, Tracked::new(order, index.clone()), &paths);
-    let scan = Scan::new(plan.config.clone(), targets);
-    let table = PortTable::builtin();
-    let namer = |port: u16, proto: Protocol| table.name(port, proto).map(str::to_string);
     plan.sink.begin(&plan.run)?;
+    let mut plan_sink = std::mem::replace(&mut plan.sink, portolan_output::MultiSink(Vec::new()));
     let mut sink = resume::TrackingSink {
-        inner: &mut plan.sink,
+        inner: &mut plan_sink,
         index: index.clone(),
     };
-    let mut ctx = LoopContext {
-        sink: &mut sink,
+    let env = flow::Env {
+        clock: &clock,
         stop: &stop,
-        namer: &namer,
-        progress: plan.show_progress.then(|| ProgressLine::new(clock.now())),
-        expected_ports,
+        hosts_expected: hosts,
         socket_budget: budget,
         workers: std::thread::available_parallelism().map_or(1, |n| n.get().min(8)),
     };
-    let stats = match raw_net.as_mut() {
-        Some(net) => run_raw_scan(scan, &mut ctx, &clock, net)?,
-        None => run_connect_scan(scan, &mut ctx, &clock)?,
-    };
+    let targets = Box::new(Tracked::new(order, index.clone()));
+    let done = flow::execute(&plan, &env, targets, &paths, &mut sink)?;
+    let stats = done.stats;
     let mut summary = summary(&stats, &clock);
     if let Some(r) = &resumed {
         r.file.add_to(&mut summary);
     }
-    plan.sink.end(&summary)?;
+    plan_sink.end(&summary)?;
     warn_unroutable(&paths);
-    if let Some(net) = raw_net.as_ref().filter(|_| plan.run.options.verbose > 0) {
-        let s = &net.stats;
+    if let Some(s) = done.raw.as_ref().filter(|_| plan.run.options.verbose > 0) {
         eprintln!(
             "Raw packets sent: {} ({} through raw IP sockets) | Rcvd: {} | Dropped: {}",
             s.sent, s.sent_raw_ip, s.received, s.dropped
@@ -148,24 +137,6 @@ fn run(cli: &cli::Cli, argv: &[String], resumed: Option<Resumed>) -> Result<Exit
     };
     save_resume_point(&plan, argv, &index, totals, resumed.as_ref());
     Ok(ExitCode::from(130))
-}
-
-/// The engine's target source, and the raw-packet sockets when the scan sends raw
-/// packets (their targets' routes are then resolved ahead, in batches).
-fn scan_targets(
-    plan: &plan::Plan,
-    targets: Tracked,
-    paths: &SharedPaths,
-) -> (Box<dyn Iterator<Item = Target> + Send>, Option<RawNet>) {
-    match plan.config.raw {
-        Some(raw) => {
-            let last = raw.base_port + (portolan_engine::probe::TRY_PORTS - 1);
-            let net = RawNet::new(paths.clone(), raw.base_port..=last);
-            let prefetch = Prefetch::new(Box::new(targets), paths.clone());
-            (Box::new(prefetch), Some(net))
-        }
-        None => (Box::new(targets), None),
-    }
 }
 
 fn warn_unroutable(paths: &SharedPaths) {

@@ -20,6 +20,11 @@ const MULTI: &[(&str, &str)] = &[
     ("-sN", "--sN"),
     ("-sX", "--sX"),
     ("-sn", "--sn"),
+    ("-sL", "--sL"),
+    ("-PE", "--PE"),
+    ("-PP", "--PP"),
+    ("-PM", "--PM"),
+    ("-PR", "--PR"),
     ("-sV", "--sV"),
     ("-Pn", "--Pn"),
     ("-iL", "--iL"),
@@ -65,6 +70,12 @@ fn rewrite(tok: &str) -> Result<Vec<String>, UnknownOption> {
         return Ok(vec![long.to_string()]);
     }
     // `-p-`, `-p1-100`, `-T4` carry their value attached.
+    // -PS, -PA and -PU take an optional port list, attached: -PS22,443.
+    for flag in ["-PS", "-PA", "-PU"] {
+        if let Some(rest) = tok.strip_prefix(flag) {
+            return Ok(vec![format!("-{flag}={rest}")]);
+        }
+    }
     if let Some(rest) = tok.strip_prefix("-p").filter(|r| !r.is_empty()) {
         return Ok(vec!["-p".into(), rest.into()]);
     }
@@ -119,6 +130,23 @@ mod tests {
             UnknownOption("-sZ".into())
         );
         assert_eq!(n("portolan -oZ f").unwrap_err().0, "-oZ");
+    }
+
+    #[test]
+    fn ping_probe_flags_keep_their_attached_ports() {
+        assert_eq!(
+            n("portolan -PS22,443 -PA -PU53 -PE -sn x").unwrap(),
+            [
+                "portolan",
+                "--PS=22,443",
+                "--PA=",
+                "--PU=53",
+                "--PE",
+                "--sn",
+                "x"
+            ]
+        );
+        assert_eq!(n("portolan -PZ x").unwrap_err().0, "-PZ");
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use crate::cli::Cli;
 use crate::scantype::{self, Method};
 use anyhow::{Context, Result};
-use portolan_engine::{RawConfig, ScanConfig, TimingParams};
+use portolan_engine::{DiscoveryConfig, PingProbe, RawConfig, ScanConfig, TimingParams};
 use portolan_model::{OutputOptions, Protocol, RunInfo, RunKind, ScanInfo, ScanType};
 use portolan_output::{
     check_continuation, Continuation, ContinuedXmlSink, FileFormat, GrepableSink, JsonLinesSink,
@@ -13,9 +13,10 @@ use portolan_output::{
 use portolan_targets::{
     parse_ports, parse_target, ConcreteSpec, Include, PortTable, Shard, TargetSet, TargetSpec,
 };
+use portolan_wire::ping::PingKind;
 use std::fs::File;
 use std::io::{BufWriter, IsTerminal, Read, Write};
-use std::net::{IpAddr, ToSocketAddrs};
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::time::Duration;
 
 /// A user mistake: reported with exit code 2 before anything is sent.
@@ -46,6 +47,46 @@ pub struct Plan {
     pub show_progress: bool,
     /// The output files (not standard output), in the order given.
     pub output_files: Vec<String>,
+    /// How hosts are found before their ports are scanned.
+    pub discovery: Discover,
+    /// `-sn`: discovery only, no port scan.
+    pub ping_only: bool,
+    pub names: Names,
+    pub traceroute: bool,
+    /// A machine-readable format writes to standard output: phase messages
+    /// go to standard error.
+    pub stdout_taken: bool,
+}
+
+/// Host discovery as the flags ask for it.
+#[derive(Debug, Clone)]
+pub enum Discover {
+    /// `-Pn`: every target is up.
+    Skip,
+    /// `-sL`: list the targets, send them nothing.
+    List,
+    /// Probe each target; `raw` when the probes are raw packets.
+    Probe { raw: bool, config: DiscoveryConfig },
+}
+
+/// Reverse DNS as the flags ask for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Names {
+    pub mode: NameMode,
+    /// `--dns-servers`; `None`: the system's resolv.conf.
+    pub servers: Option<Vec<SocketAddr>>,
+    /// `--system-dns`.
+    pub system: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NameMode {
+    /// `-n`.
+    Never,
+    /// Live hosts (the default).
+    Live,
+    /// `-R`: every target.
+    All,
 }
 
 /// How the output files are opened.
@@ -66,9 +107,24 @@ pub fn build(cli: &Cli, args: &str, start_time: u64, outputs: Outputs) -> Result
     let mut warnings = Vec::new();
     let table = PortTable::builtin();
     let mut notes = Vec::new();
-    let method = scantype::choose(cli, portolan_netio::privs::raw_allowed(), &mut notes)?;
-    let (tcp_ports, udp_ports) = choose_ports(cli, table, &method)?;
+    let raw_allowed = portolan_netio::privs::raw_allowed();
+    let kind = run_kind(cli)?;
+    let method = scantype::choose(cli, raw_allowed, &mut notes)?;
+    let (tcp_ports, udp_ports) = match kind {
+        RunKind::Ports => choose_ports(cli, table, &method)?,
+        _ => (Vec::new(), Vec::new()),
+    };
     let timing = timing(cli)?;
+    let raw_discovery = raw_allowed && !cli.unprivileged;
+    let discovery = match kind {
+        RunKind::List => Discover::List,
+        _ if cli.no_ping => Discover::Skip,
+        _ => Discover::Probe {
+            raw: raw_discovery,
+            config: discovery_config(cli, &timing, raw_discovery, table)?,
+        },
+    };
+    let names = names(cli)?;
     let targets = targets(cli, &mut warnings)?;
     let options = OutputOptions {
         reason: cli.reason,
@@ -76,12 +132,6 @@ pub fn build(cli: &Cli, args: &str, start_time: u64, outputs: Outputs) -> Result
         verbose: cli.verbose,
         debugging: 0,
     };
-    if !cli.no_ping {
-        notes.push(
-            "Host discovery is not available yet: every target is treated as up, as with -Pn."
-                .to_string(),
-        );
-    }
     let run = RunInfo {
         scanner: "portolan".into(),
         version: env!("CARGO_PKG_VERSION").into(),
@@ -90,7 +140,7 @@ pub fn build(cli: &Cli, args: &str, start_time: u64, outputs: Outputs) -> Result
         scans: scan_infos(&method, &tcp_ports, &udp_ports),
         options,
         notes,
-        kind: RunKind::Ports,
+        kind,
     };
     let (mut sink, stdout_taken) = sinks(opening)?;
     if !stdout_taken {
@@ -110,7 +160,7 @@ pub fn build(cli: &Cli, args: &str, start_time: u64, outputs: Outputs) -> Result
         seed,
         tcp_ports,
         udp_ports,
-        raw: method.raw().then(|| RawConfig {
+        raw: (kind == RunKind::Ports && method.raw()).then(|| RawConfig {
             tcp: method.tcp_raw.filter(|_| method.tcp),
             key: (random_seed(), random_seed()),
             base_port: 33_000 + (random_seed() % 28_000) as u16,
@@ -129,6 +179,164 @@ pub fn build(cli: &Cli, args: &str, start_time: u64, outputs: Outputs) -> Result
             .map(|f| f.0)
             .filter(|p| p != "-")
             .collect(),
+        discovery,
+        ping_only: kind == RunKind::PingOnly,
+        names,
+        traceroute: cli.traceroute,
+        stdout_taken,
+    })
+}
+
+/// Port scan (the default), ping scan (`-sn`) or list scan (`-sL`).
+fn run_kind(cli: &Cli) -> Result<RunKind> {
+    let scan_types = [
+        (cli.connect_scan, "-sT"),
+        (cli.syn_scan, "-sS"),
+        (cli.udp_scan, "-sU"),
+        (cli.ack_scan, "-sA"),
+        (cli.window_scan, "-sW"),
+        (cli.maimon_scan, "-sM"),
+        (cli.fin_scan, "-sF"),
+        (cli.null_scan, "-sN"),
+        (cli.xmas_scan, "-sX"),
+    ];
+    let given = scan_types.iter().find(|(on, _)| *on).map(|(_, n)| *n);
+    if cli.list_scan {
+        if let Some(other) = given.or(cli.ping_scan.then_some("-sn")) {
+            return usage(format!(
+                "-sL (list scan) sends nothing, so it cannot be combined with {other}"
+            ));
+        }
+        return Ok(RunKind::List);
+    }
+    if cli.ping_scan {
+        if let Some(other) = given {
+            return usage(format!(
+                "-sn (ping scan) skips the port scan, so it cannot be combined with {other}"
+            ));
+        }
+        return Ok(RunKind::PingOnly);
+    }
+    Ok(RunKind::Ports)
+}
+
+/// The discovery probes the flags ask for (Nmap's defaults when none).
+fn discovery_config(
+    cli: &Cli,
+    timing: &TimingParams,
+    raw: bool,
+    table: &PortTable,
+) -> Result<DiscoveryConfig> {
+    let ports = |flag: &str, specs: &[String], default: u16| -> Result<Vec<u16>> {
+        let udp = flag == "-PU";
+        let mut out = Vec::new();
+        for spec in specs {
+            if spec.is_empty() {
+                out.push(default);
+                continue;
+            }
+            let parsed = parse_ports(spec, table)
+                .map_err(|e| UsageError(format!("invalid {flag} port list '{spec}': {e}")))?;
+            let list = if udp {
+                parsed.udp_ports()
+            } else {
+                parsed.tcp_ports()
+            };
+            if list.is_empty() {
+                return usage(format!(
+                    "invalid {flag} port list '{spec}': it names no port"
+                ));
+            }
+            out.extend(list);
+        }
+        Ok(out)
+    };
+    let syn = ports("-PS", &cli.ping_syn, 80)?;
+    let ack = ports("-PA", &cli.ping_ack, 80)?;
+    let udp = ports("-PU", &cli.ping_udp, 40125)?;
+    let mut probes = Vec::new();
+    let icmp = [
+        (cli.ping_echo, "-PE", PingKind::Echo),
+        (cli.ping_timestamp, "-PP", PingKind::Timestamp),
+        (cli.ping_mask, "-PM", PingKind::AddressMask),
+    ];
+    if raw {
+        for (on, _, kind) in icmp {
+            if on {
+                probes.push(PingProbe::Icmp(kind));
+            }
+        }
+        probes.extend(syn.iter().map(|p| PingProbe::Syn(*p)));
+        probes.extend(ack.iter().map(|p| PingProbe::Ack(*p)));
+        probes.extend(udp.iter().map(|p| PingProbe::Udp(*p)));
+        if probes.is_empty() {
+            probes.extend(PingProbe::RAW_DEFAULT);
+        }
+    } else {
+        let raw_only = icmp
+            .iter()
+            .filter(|(on, _, _)| *on)
+            .map(|(_, name, _)| *name)
+            .chain((!udp.is_empty()).then_some("-PU"))
+            .chain(cli.ping_arp.then_some("-PR"))
+            .next();
+        if let Some(flag) = raw_only {
+            return usage(format!(
+                "{flag} sends raw packets, which needs root or CAP_NET_RAW; run as root, or use -PS (TCP connect) or -Pn"
+            ));
+        }
+        // Without raw sockets, TCP pings are connection attempts (as in Nmap).
+        for p in syn.iter().chain(&ack) {
+            if !probes.contains(&PingProbe::Connect(*p)) {
+                probes.push(PingProbe::Connect(*p));
+            }
+        }
+        if probes.is_empty() {
+            probes.extend(PingProbe::CONNECT_DEFAULT);
+        }
+    }
+    let max_hosts = match cli.max_hostgroup {
+        Some(n) => n,
+        // The slow templates probe one host at a time.
+        None if timing.max_hostgroup <= 1 => 1,
+        None => DISCOVERY_GROUP,
+    };
+    Ok(DiscoveryConfig {
+        timing: timing.clone(),
+        min_rate: cli.min_rate,
+        max_rate: cli.max_rate,
+        key: (random_seed(), random_seed()),
+        base_port: 33_000 + (random_seed() % 28_000) as u16,
+        probes,
+        neighbor: raw && !cli.disable_arp_ping && !cli.send_ip,
+        max_hosts,
+    })
+}
+
+/// Hosts probed at once during discovery: a discovery host costs a few
+/// bytes and waits mostly on silence, so many share the round trips.
+const DISCOVERY_GROUP: usize = 4096;
+
+fn names(cli: &Cli) -> Result<Names> {
+    let servers = cli
+        .dns_servers
+        .as_deref()
+        .map(|spec| {
+            portolan_dns::parse_dns_servers(spec)
+                .map_err(|e| UsageError(format!("invalid --dns-servers '{spec}': {e}")))
+        })
+        .transpose()?;
+    let mode = if cli.no_dns {
+        NameMode::Never
+    } else if cli.resolve_all {
+        NameMode::All
+    } else {
+        NameMode::Live
+    };
+    Ok(Names {
+        mode,
+        servers,
+        system: cli.system_dns,
     })
 }
 
@@ -152,10 +360,7 @@ fn scan_infos(method: &Method, tcp: &[u16], udp: &[u16]) -> Vec<ScanInfo> {
 }
 
 fn reject_unavailable(cli: &Cli) -> Result<()> {
-    let missing = [
-        (cli.ping_scan, "-sn (ping scan)"),
-        (cli.version_scan, "-sV (version detection)"),
-    ];
+    let missing = [(cli.version_scan, "-sV (version detection)")];
     if let Some((_, name)) = missing.iter().find(|(on, _)| *on) {
         return usage(format!(
             "{name} is not available yet; use -sT (TCP connect scan)"
@@ -551,6 +756,95 @@ mod tests {
             };
             assert!(err.downcast_ref::<UsageError>().is_some(), "{flags}: {err}");
             assert!(err.to_string().contains(named), "{flags}: {err}");
+        }
+    }
+
+    fn probes_of(line: &str) -> (bool, DiscoveryConfig) {
+        match plan_of(line).unwrap().discovery {
+            Discover::Probe { raw, config } => (raw, config),
+            other => panic!("{line}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn ping_flags_choose_the_discovery_probes() {
+        let (raw, c) = probes_of("portolan -sn -n -PS22,443 -PA 198.18.0.0/24");
+        if raw {
+            assert_eq!(
+                c.probes,
+                [PingProbe::Syn(22), PingProbe::Syn(443), PingProbe::Ack(80)]
+            );
+            assert!(c.neighbor);
+        } else {
+            // Unprivileged (not root here): TCP pings become connection attempts.
+            assert_eq!(
+                c.probes,
+                [
+                    PingProbe::Connect(22),
+                    PingProbe::Connect(443),
+                    PingProbe::Connect(80)
+                ]
+            );
+        }
+        let (raw, c) = probes_of("portolan -n --unprivileged 198.18.0.1");
+        assert!(!raw);
+        assert_eq!(c.probes, PingProbe::CONNECT_DEFAULT);
+        assert!(!c.neighbor);
+        let (raw, c) = probes_of("portolan -sn -n --disable-arp-ping 198.18.0.1");
+        if raw {
+            assert_eq!(c.probes, PingProbe::RAW_DEFAULT);
+            assert!(!c.neighbor);
+        }
+        let (raw, c) = probes_of("portolan -sn -n -PE -PP -PM -PU53 198.18.0.1");
+        if raw {
+            assert_eq!(
+                c.probes,
+                [
+                    PingProbe::Icmp(PingKind::Echo),
+                    PingProbe::Icmp(PingKind::Timestamp),
+                    PingProbe::Icmp(PingKind::AddressMask),
+                    PingProbe::Udp(53)
+                ]
+            );
+        }
+    }
+
+    #[test]
+    fn run_kinds_and_their_conflicts() {
+        let p = plan_of("portolan -sn -n 198.18.0.1").unwrap();
+        assert_eq!(p.run.kind, RunKind::PingOnly);
+        assert!(p.run.scans.is_empty() && p.ping_only);
+        let p = plan_of("portolan -sL 198.18.0.0/30").unwrap();
+        assert_eq!(p.run.kind, RunKind::List);
+        assert!(matches!(p.discovery, Discover::List));
+        assert!(p.config.raw.is_none(), "a list scan sends nothing");
+        let p = plan_of("portolan -Pn -n -sT 198.18.0.1").unwrap();
+        assert!(matches!(p.discovery, Discover::Skip));
+        assert_eq!(p.names.mode, NameMode::Never);
+        let p = plan_of(
+            "portolan -sn -R --dns-servers 198.18.0.53,198.18.0.54:5353 x.invalid 198.18.0.1",
+        );
+        let p = p.unwrap();
+        assert_eq!(p.names.mode, NameMode::All);
+        assert_eq!(p.names.servers.as_ref().map(Vec::len), Some(2));
+        for (line, named) in [
+            ("portolan -sL -sS 198.18.0.1", "-sS"),
+            ("portolan -sL -sn 198.18.0.1", "-sn"),
+            ("portolan -sn -sT 198.18.0.1", "-sT"),
+            ("portolan -sn --unprivileged -PE 198.18.0.1", "-PE"),
+            ("portolan -sn --unprivileged -PU 198.18.0.1", "-PU"),
+            ("portolan -sn -PSx 198.18.0.1", "-PS"),
+            (
+                "portolan -sn --dns-servers nope 198.18.0.1",
+                "--dns-servers",
+            ),
+        ] {
+            let err = match plan_of(line) {
+                Ok(_) => panic!("{line}: accepted"),
+                Err(e) => e,
+            };
+            assert!(err.downcast_ref::<UsageError>().is_some(), "{line}: {err}");
+            assert!(err.to_string().contains(named), "{line}: {err}");
         }
     }
 

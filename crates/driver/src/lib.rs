@@ -7,6 +7,8 @@
 //! closes the outputs properly, so files stay valid.
 
 mod clock;
+pub mod discover;
+pub mod names;
 pub mod paths;
 mod progress;
 pub mod raw;
@@ -42,6 +44,9 @@ pub struct LoopContext<'a> {
     pub socket_budget: usize,
     /// Threads that open connections (the engine itself stays on one).
     pub workers: usize,
+    /// Adds what earlier phases learnt (discovery reason, MAC address,
+    /// names) to each host before it is written.
+    pub decorate: &'a dyn Fn(&mut HostResult),
 }
 
 impl std::fmt::Debug for LoopContext<'_> {
@@ -159,7 +164,7 @@ fn wait_for(scan: &mut Scan, now: Instant) -> Duration {
     }
 }
 
-fn to_outcome(r: ConnectResult) -> Option<Outcome> {
+pub(crate) fn to_outcome(r: ConnectResult) -> Option<Outcome> {
     match r {
         ConnectResult::Open => Some(Outcome::Open),
         ConnectResult::Refused => Some(Outcome::Refused),
@@ -179,7 +184,8 @@ fn drain_events(
 ) -> io::Result<()> {
     while let Some(ScanEvent::HostDone(h)) = scan.poll_event() {
         done(h.target.addr);
-        let result = host_result(*h, clock, ctx.namer);
+        let mut result = host_result(*h, clock, ctx.namer);
+        (ctx.decorate)(&mut result);
         stats.hosts_total += 1;
         if result.status == HostStatus::Up {
             stats.hosts_up += 1;
@@ -225,6 +231,7 @@ pub fn host_result(h: HostOutcome, clock: &WallClock, namer: &ServiceNamer) -> H
         times: Some(h.times),
         timed_out: h.timed_out,
         answers_every_port: h.answers_every_port,
+        trace: None,
     }
 }
 

@@ -6,10 +6,17 @@
 //! honoured), then one round of ARP / neighbour solicitation for every
 //! on-link next hop of the batch at once, so a /24 of which most addresses
 //! are empty costs one resolution timeout, not one per address.
+//!
+//! Host discovery does its own ARP / neighbour solicitation, with its own
+//! timing, so it asks ([`Paths::set_defer_on_link`]) that targets on the
+//! link be left unresolved here, and hands back what it learnt
+//! ([`Paths::learn`]) for the port scan that follows.
 
 use portolan_netio::iface::{self, Interface};
+use portolan_netio::route::Route;
 use portolan_netio::{neighbor, route};
 use portolan_targets::Target;
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -26,9 +33,17 @@ const RESOLVE_TRIES: u32 = 2;
 pub struct Path {
     pub ifindex: u32,
     pub src: IpAddr,
-    /// The next hop's MAC; `None` when it did not answer ARP / NS, in which
-    /// case the packet goes through a raw IP socket and the kernel tries.
+    /// The next hop's MAC; `None` when it did not answer ARP / NS (or was
+    /// not asked: see [`Paths::set_defer_on_link`]), in which case the
+    /// packet goes through a raw IP socket and the kernel tries.
     pub mac: Option<[u8; 6]>,
+    /// The target is its own next hop on an interface that resolves
+    /// neighbours (Ethernet-like, neither loopback nor NOARP): ARP / NS can
+    /// find it.
+    pub on_link: bool,
+    /// The route is a local one: the target is one of this machine's own
+    /// addresses.
+    pub local: bool,
 }
 
 /// Route, interface and neighbour knowledge shared by the target prefetcher
@@ -44,6 +59,8 @@ pub struct Paths {
     paths: HashMap<IpAddr, (Path, u32)>,
     /// Targets with no route at all: probes to them are dropped.
     pub unroutable: Vec<(IpAddr, String)>,
+    /// Leave on-link targets unresolved (host discovery resolves them).
+    defer_on_link: bool,
 }
 
 pub type SharedPaths = Arc<Mutex<Paths>>;
@@ -77,6 +94,37 @@ impl Paths {
         shrink(&mut self.hops);
     }
 
+    /// While `on`, [`prepare`](Paths::prepare) does not resolve targets that
+    /// are their own on-link next hop: their [`Path::mac`] stays `None`
+    /// (probes to them go through a raw IP socket, and the kernel resolves)
+    /// until [`learn`](Paths::learn) gives it. Gateways, and MACs already
+    /// known, are used as before.
+    pub fn set_defer_on_link(&mut self, on: bool) {
+        self.defer_on_link = on;
+    }
+
+    /// Records `mac` as the MAC of `dst`, which answered ARP / NS on its own
+    /// link: the path held for `dst`, if it is on the link, takes it, and a
+    /// later [`prepare`](Paths::prepare) of `dst` uses it without asking
+    /// again, also after `dst` was forgotten. The record is dropped when the
+    /// last target of that address prepared after it is forgotten; one
+    /// never prepared again is kept until the `Paths` is dropped.
+    pub fn learn(&mut self, dst: IpAddr, mac: [u8; 6]) {
+        self.hops.insert(dst, Some(mac));
+        if let Some((path, _)) = self.paths.get_mut(&dst) {
+            if path.on_link {
+                path.mac = Some(mac);
+            }
+        }
+    }
+
+    /// This machine's MAC on interface `ifindex`, if that interface resolves
+    /// neighbours (the sender address of ARP requests and solicitations).
+    pub fn own_mac(&mut self, ifindex: u32) -> Option<[u8; 6]> {
+        let ifc = self.iface(ifindex)?;
+        ifc.mac.filter(|_| ifc.needs_resolution())
+    }
+
     /// Targets whose paths are held.
     pub fn len(&self) -> usize {
         self.paths.len()
@@ -93,7 +141,8 @@ impl Paths {
         for &dst in dsts {
             match self.route(dst) {
                 Ok((r, hop)) => {
-                    if !self.hops.contains_key(&hop) {
+                    let on_link = self.is_on_link(&r, dst);
+                    if self.should_resolve(hop, on_link) {
                         let e = want
                             .entry((r.ifindex, hop.is_ipv4()))
                             .or_insert((r.src, Vec::new()));
@@ -101,7 +150,7 @@ impl Paths {
                             e.1.push(hop);
                         }
                     }
-                    routed.push((dst, r, hop));
+                    routed.push((dst, r, hop, on_link));
                 }
                 Err(e) => self.unroutable.push((dst, e.to_string())),
             }
@@ -109,7 +158,7 @@ impl Paths {
         for ((ifindex, _), (src, hops)) in want {
             self.resolve(ifindex, src, &hops);
         }
-        for (dst, r, hop) in routed {
+        for (dst, r, hop, on_link) in routed {
             // The kernel drops IPv4 packets from its own addresses written
             // to loopback as martians: those go through a raw IP socket.
             let mac = if r.local && dst.is_ipv4() {
@@ -121,10 +170,25 @@ impl Paths {
                 ifindex: r.ifindex,
                 src: r.src,
                 mac,
+                on_link,
+                local: r.local,
             };
             let e = self.paths.entry(dst).or_insert((path, 0));
             *e = (path, e.1 + 1);
         }
+    }
+
+    /// Whether next hop `hop` (of a target `on_link` or not) is to be asked
+    /// for now: not when its MAC is known (or known not to answer), nor when
+    /// it is an on-link target that discovery resolves itself.
+    fn should_resolve(&self, hop: IpAddr, on_link: bool) -> bool {
+        let deferred = self.defer_on_link && on_link;
+        !deferred && !self.hops.contains_key(&hop)
+    }
+
+    fn is_on_link(&mut self, r: &Route, dst: IpAddr) -> bool {
+        let ifc = self.iface(r.ifindex);
+        on_link(r, dst, ifc)
     }
 
     fn route(&mut self, dst: IpAddr) -> std::io::Result<(route::Route, IpAddr)> {
@@ -134,7 +198,7 @@ impl Paths {
     }
 
     fn resolve(&mut self, ifindex: u32, src: IpAddr, hops: &[IpAddr]) {
-        let Some(ifc) = self.iface(ifindex) else {
+        let Some(ifc) = self.iface(ifindex).cloned() else {
             return;
         };
         let found = if ifc.needs_resolution() {
@@ -147,14 +211,18 @@ impl Paths {
         }
     }
 
-    fn iface(&mut self, ifindex: u32) -> Option<Interface> {
-        if let Some(i) = self.ifaces.get(&ifindex) {
-            return Some(i.clone());
+    fn iface(&mut self, ifindex: u32) -> Option<&Interface> {
+        match self.ifaces.entry(ifindex) {
+            Entry::Occupied(e) => Some(e.into_mut()),
+            Entry::Vacant(e) => Some(e.insert(iface::by_index(ifindex).ok()?)),
         }
-        let i = iface::by_index(ifindex).ok()?;
-        self.ifaces.insert(ifindex, i.clone());
-        Some(i)
     }
+}
+
+/// Whether `dst`, reached by `route` through `ifc` (`None`: unknown), is its
+/// own next hop on a link that resolves neighbours.
+fn on_link(route: &Route, dst: IpAddr, ifc: Option<&Interface>) -> bool {
+    !route.local && route.next_hop(dst) == dst && ifc.is_some_and(Interface::needs_resolution)
 }
 
 /// Gives back the memory of a map that emptied out.
@@ -206,7 +274,8 @@ impl Iterator for Prefetch {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::net::Ipv4Addr;
+    use portolan_netio::iface::LinkKind;
+    use std::net::{Ipv4Addr, Ipv6Addr};
 
     #[test]
     fn paths_are_forgotten_when_their_last_target_is_done() {
@@ -229,5 +298,123 @@ mod tests {
         // Forgetting an unknown address changes nothing.
         paths.forget(other);
         assert!(paths.is_empty());
+    }
+
+    fn route(gateway: Option<IpAddr>, local: bool) -> Route {
+        Route {
+            ifindex: 3,
+            src: IpAddr::V4(Ipv4Addr::new(198, 18, 200, 1)),
+            gateway,
+            local,
+        }
+    }
+
+    fn link(kind: LinkKind, noarp: bool) -> Interface {
+        Interface {
+            index: 3,
+            name: "pnbr0".into(),
+            mac: Some([2, 0, 0, 0, 0, 1]),
+            kind,
+            mtu: 1500,
+            noarp,
+        }
+    }
+
+    #[test]
+    fn on_link_means_own_next_hop_on_a_resolving_link() {
+        let dst = IpAddr::V4(Ipv4Addr::new(198, 18, 200, 2));
+        let gw = Some(IpAddr::V4(Ipv4Addr::new(198, 18, 200, 254)));
+        let eth = link(LinkKind::Ethernet, false);
+        assert!(on_link(&route(None, false), dst, Some(&eth)));
+        // Behind a router, or one of our own addresses.
+        assert!(!on_link(&route(gw, false), dst, Some(&eth)));
+        assert!(!on_link(&route(None, true), dst, Some(&eth)));
+        // A host route whose gateway is the target itself.
+        assert!(on_link(&route(Some(dst), false), dst, Some(&eth)));
+        // Links that resolve no neighbours, or one we could not look up.
+        let noarp = link(LinkKind::Ethernet, true);
+        assert!(!on_link(&route(None, false), dst, Some(&noarp)));
+        for kind in [LinkKind::Loopback, LinkKind::RawIp, LinkKind::Other(32)] {
+            assert!(!on_link(&route(None, false), dst, Some(&link(kind, false))));
+        }
+        assert!(!on_link(&route(None, false), dst, None));
+    }
+
+    #[test]
+    fn deferral_skips_on_link_targets_but_not_gateways() {
+        let target = IpAddr::V4(Ipv4Addr::new(198, 18, 200, 2));
+        let gateway = IpAddr::V4(Ipv4Addr::new(198, 18, 200, 254));
+        let mut paths = Paths::default();
+        assert!(paths.should_resolve(target, true));
+        paths.set_defer_on_link(true);
+        assert!(!paths.should_resolve(target, true));
+        assert!(paths.should_resolve(gateway, false));
+        // Known next hops are never asked again, deferring or not.
+        paths.hops.insert(gateway, None);
+        assert!(!paths.should_resolve(gateway, false));
+        paths.set_defer_on_link(false);
+        assert!(paths.should_resolve(target, true));
+        assert!(!paths.should_resolve(gateway, false));
+    }
+
+    #[test]
+    fn loopback_targets_are_local_and_not_on_link() {
+        let lo = IpAddr::V4(Ipv4Addr::LOCALHOST);
+        let mut paths = Paths::default();
+        paths.set_defer_on_link(true);
+        paths.prepare(&[lo]);
+        let p = paths.get(lo).unwrap();
+        assert!(p.local && !p.on_link, "{p:?}");
+        // A local IPv4 target goes through a raw IP socket.
+        assert_eq!(p.mac, None);
+        assert_eq!(paths.own_mac(p.ifindex), None, "loopback resolves nothing");
+    }
+
+    /// Discovery forgets a host when it is done with it, then tells what it
+    /// learnt; the port scan's `prepare` uses it, and its `forget` drops it.
+    #[test]
+    fn a_mac_learnt_after_forget_is_used_by_the_next_prepare() {
+        let v6 = IpAddr::V6(Ipv6Addr::LOCALHOST);
+        let mut paths = Paths::default();
+        paths.prepare(&[v6]);
+        if !paths.unroutable.is_empty() {
+            eprintln!("SKIPPED: no IPv6 loopback: {:?}", paths.unroutable);
+            return;
+        }
+        // Loopback needs no resolution: every hop maps to zeros.
+        assert_eq!(paths.get(v6).unwrap().mac, Some([0; 6]));
+        paths.forget(v6);
+        assert!(paths.get(v6).is_none() && paths.hops.is_empty());
+        let mac = [2, 0, 0, 0, 0, 7];
+        paths.learn(v6, mac);
+        paths.prepare(&[v6]);
+        assert_eq!(paths.get(v6).unwrap().mac, Some(mac));
+        paths.forget(v6);
+        assert!(paths.is_empty());
+        assert!(paths.hops.is_empty(), "{:?}", paths.hops);
+    }
+
+    #[test]
+    fn learning_updates_a_held_path_only_when_on_link() {
+        let on = IpAddr::V4(Ipv4Addr::new(198, 18, 200, 2));
+        let off = IpAddr::V4(Ipv4Addr::new(198, 18, 201, 2));
+        let mut paths = Paths::default();
+        for (dst, on_link) in [(on, true), (off, false)] {
+            let path = Path {
+                ifindex: 3,
+                src: IpAddr::V4(Ipv4Addr::new(198, 18, 200, 1)),
+                mac: None,
+                on_link,
+                local: false,
+            };
+            paths.paths.insert(dst, (path, 1));
+        }
+        let mac = [2, 0, 0, 0, 0, 9];
+        paths.learn(on, mac);
+        paths.learn(off, mac);
+        assert_eq!(paths.get(on).unwrap().mac, Some(mac));
+        // Off the link, the MAC that matters is the router's, not the host's.
+        assert_eq!(paths.get(off).unwrap().mac, None);
+        assert_eq!(paths.hops.get(&on), Some(&Some(mac)));
     }
 }

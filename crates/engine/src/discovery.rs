@@ -124,6 +124,8 @@ pub struct Discovered {
     pub mac: Option<[u8; 6]>,
     /// Round trip of the deciding answer.
     pub rtt: Option<Duration>,
+    /// The probe that drew the deciding answer (for a later traceroute).
+    pub probe: Option<PingProbe>,
     pub started: Instant,
     pub finished: Instant,
 }
@@ -335,6 +337,7 @@ impl Discovery {
                 ttl: Some(0),
                 mac: None,
                 rtt: None,
+                probe: None,
                 started: now,
                 finished: now,
             });
@@ -722,6 +725,11 @@ impl Discovery {
     ) {
         self.learn(&rec, now);
         let rtt = (rec.sent < now).then(|| now - rec.sent);
+        let probe = self
+            .active
+            .get(&rec.host)
+            .and_then(|h| h.probes.get(rec.probe as usize))
+            .copied();
         self.finish(
             rec.host,
             now,
@@ -730,6 +738,7 @@ impl Discovery {
                 ttl,
                 mac,
                 rtt,
+                probe,
             }),
         );
     }
@@ -789,6 +798,7 @@ impl Discovery {
                 ttl: v.ttl,
                 mac: v.mac,
                 rtt: v.rtt,
+                probe: v.probe,
                 started: host.started,
                 finished: now,
             },
@@ -804,6 +814,7 @@ impl Discovery {
                     ttl,
                     mac: None,
                     rtt: None,
+                    probe: None,
                     started: host.started,
                     finished: now,
                 }
@@ -928,6 +939,7 @@ struct Verdict {
     ttl: Option<u8>,
     mac: Option<[u8; 6]>,
     rtt: Option<Duration>,
+    probe: Option<PingProbe>,
 }
 
 /// The host's next probe: a retry first, else a fresh one.

@@ -24,6 +24,7 @@ pub mod probe;
 mod rate;
 mod scan;
 pub mod timing;
+pub mod trace;
 
 pub use discovery::{Discovered, Discovery, DiscoveryConfig, DiscoveryTarget, PingProbe};
 pub use probe::{Answer, AnswerKind, ProbeKind, ProbeSpec, RawConfig, TcpInterp, TcpScan};

@@ -337,6 +337,8 @@ fn default_probes_find_each_kind_of_host_with_its_reason() {
     assert_eq!(verdict(&o, v4(0, 13)), (false, Reason::NoResponse, None));
     assert_eq!(verdict(&o, v4(1, 14)), (true, Reason::EchoReply, Some(63)));
     assert_eq!(verdict(&o, v4(1, 15)), (true, Reason::SynAck, Some(63)));
+    assert_eq!(o.found[&v4(1, 15)].probe, Some(PingProbe::Syn(443)));
+    assert_eq!(o.found[&v4(0, 11)].probe, Some(PingProbe::Neighbor));
     assert_eq!(
         verdict(&o, v4(1, 16)),
         (true, Reason::TimestampReply, Some(63))

@@ -1,5 +1,6 @@
 use crate::mac::MacAddress;
 use crate::port::{PortResult, Reason};
+use crate::trace::Trace;
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
 
@@ -85,6 +86,10 @@ pub struct HostResult {
     /// formats fold the open TCP ones away. Absent in older records: `false`.
     #[serde(default)]
     pub answers_every_port: bool,
+    /// The route to the host (`--traceroute`). Absent (never `null`) when
+    /// not traced, and in older records.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace: Option<Trace>,
 }
 
 impl HostResult {
@@ -125,6 +130,30 @@ mod tests {
             "no MAC is written as no field: {text}"
         );
         assert!(text.contains(r#""status_reason_ttl":null"#), "{text}");
+    }
+
+    #[test]
+    fn a_trace_is_absent_when_none_and_round_trips_when_set() {
+        let old = r#"{"addr":"198.18.0.2","hostnames":[],"status":"up","status_reason":"syn-ack",
+            "start_time":0,"end_time":0,"ports":[],"times":null,"timed_out":false}"#;
+        let mut host: HostResult = serde_json::from_str(old).unwrap();
+        assert_eq!(host.trace, None);
+        let text = serde_json::to_string(&host).unwrap();
+        assert!(
+            !text.contains("trace"),
+            "no trace is written as no field: {text}"
+        );
+        host.trace = Some(crate::Trace {
+            proto: Some(crate::TraceProto::Icmp),
+            port: None,
+            hops: vec![crate::TraceHop::silent(1)],
+        });
+        let text = serde_json::to_string(&host).unwrap();
+        assert!(
+            text.contains(r#""trace":{"proto":"icmp","port":null,"hops":[{"ttl":1,"addr":null,"rtt_us":null}]}"#),
+            "{text}"
+        );
+        assert_eq!(serde_json::from_str::<HostResult>(&text).unwrap(), host);
     }
 
     #[test]

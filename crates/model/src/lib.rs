@@ -13,8 +13,10 @@ mod host;
 mod mac;
 mod port;
 mod run;
+mod trace;
 
 pub use host::{HostResult, HostStatus, HostTimes, Hostname, HostnameKind};
 pub use mac::MacAddress;
 pub use port::{PortResult, PortState, Protocol, Reason, ServiceInfo, ServiceMethod};
 pub use run::{compact_ranges, OutputOptions, RunInfo, RunKind, RunSummary, ScanInfo, ScanType};
+pub use trace::{Trace, TraceHop, TraceProto};

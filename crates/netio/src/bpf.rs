@@ -12,6 +12,9 @@
 //! A load past the end of the packet makes the kernel stop the program and
 //! drop the packet, so truncated headers are rejected without explicit length
 //! checks.
+//!
+//! [`scan_filter`] serves port scans; [`discovery_filter`] adds the ARP
+//! replies host discovery waits for (offset 0 is then the ARP header).
 
 use libc::sock_filter;
 use std::ops::RangeInclusive;
@@ -44,6 +47,13 @@ const ACCEPT_ALL: u32 = u32::MAX;
 const PACKET_OUTGOING: u32 = libc::PACKET_OUTGOING as u32;
 const ETHERTYPE_IPV4: u32 = libc::ETH_P_IP as u32;
 const ETHERTYPE_IPV6: u32 = libc::ETH_P_IPV6 as u32;
+const ETHERTYPE_ARP: u32 = libc::ETH_P_ARP as u32;
+/// The first word of an Ethernet/IPv4 ARP message: hardware type 1
+/// (Ethernet), protocol type 0x0800 (IPv4).
+const ARP_ETHERNET_IPV4: u32 = 0x0001_0800;
+/// Offset of the ARP operation, and the operation of a reply.
+const ARP_OPERATION: u32 = 6;
+const ARP_REPLY: u32 = 2;
 const PROTO_ICMP: u32 = 1;
 const PROTO_TCP: u32 = 6;
 const PROTO_UDP: u32 = 17;
@@ -69,6 +79,20 @@ const L4_DST_PORT: u32 = 2;
 /// host is sending (`PACKET_OUTGOING`), IPv4 fragments other than the first,
 /// and everything else.
 pub fn scan_filter(ports: RangeInclusive<u16>) -> Program {
+    ip_filter(ports, false)
+}
+
+/// For host discovery on a cooked packet socket: everything [`scan_filter`]
+/// accepts, plus ARP replies (ethertype 0x0806, Ethernet/IPv4, operation 2),
+/// whose payload starts at offset 0 with the hardware type. ARP requests and
+/// packets the host is sending (its own replies to others' requests among
+/// them) are rejected.
+pub fn discovery_filter(ports: RangeInclusive<u16>) -> Program {
+    ip_filter(ports, true)
+}
+
+/// The IP part of both filters, and the ARP part when `arp_replies`.
+fn ip_filter(ports: RangeInclusive<u16>, arp_replies: bool) -> Program {
     let (lo, hi) = (u32::from(*ports.start()), u32::from(*ports.end()));
     let mut a = Asm::default();
     a.stmt(LD_W_ABS, ancillary(libc::SKF_AD_PKTTYPE));
@@ -77,13 +101,30 @@ pub fn scan_filter(ports: RangeInclusive<u16>) -> Program {
     a.jeq(ETHERTYPE_IPV4, L::Next, L::NotV4);
     ipv4_part(&mut a, lo, hi);
     a.mark(L::NotV4);
-    a.jeq(ETHERTYPE_IPV6, L::Next, L::Reject);
-    ipv6_part(&mut a, lo, hi);
+    if arp_replies {
+        a.jeq(ETHERTYPE_IPV6, L::Next, L::NotV6);
+        ipv6_part(&mut a, lo, hi);
+        a.mark(L::NotV6);
+        arp_part(&mut a);
+    } else {
+        a.jeq(ETHERTYPE_IPV6, L::Next, L::Reject);
+        ipv6_part(&mut a, lo, hi);
+    }
     a.mark(L::Reject);
     a.stmt(RET_K, 0);
     a.mark(L::Accept);
     a.stmt(RET_K, ACCEPT_ALL);
     a.finish()
+}
+
+/// With the ethertype in A: accepts Ethernet/IPv4 ARP replies, rejects the
+/// rest. Ends the block.
+fn arp_part(a: &mut Asm) {
+    a.jeq(ETHERTYPE_ARP, L::Next, L::Reject);
+    a.stmt(LD_W_ABS, 0);
+    a.jeq(ARP_ETHERNET_IPV4, L::Next, L::Reject);
+    a.stmt(LD_H_ABS, ARP_OPERATION);
+    a.jeq(ARP_REPLY, L::Accept, L::Reject);
 }
 
 /// IPv4: first fragments only; ICMP always; TCP/UDP by destination port past
@@ -149,6 +190,7 @@ const RET_K: u16 = code(libc::BPF_RET | libc::BPF_K);
 enum L {
     Next,
     NotV4,
+    NotV6,
     V4Ports,
     V6Ports,
     Reject,
@@ -506,9 +548,105 @@ mod tests {
         assert!(accepted(&none, &ipv4(5, 1, 0, &[0; 8]), V4));
     }
 
+    const ARP: Meta = Meta {
+        pkttype: HOST,
+        protocol: 0x0806,
+    };
+
+    /// An Ethernet/IPv4 ARP message with operation `op`, as a cooked socket
+    /// delivers it (no link header), padded as a short frame is.
+    fn arp(op: u16) -> Vec<u8> {
+        let mut p = vec![0, 1, 8, 0, 6, 4];
+        p.extend_from_slice(&op.to_be_bytes());
+        p.extend_from_slice(&[2, 0, 0, 0, 0, 2, 198, 18, 0, 2]);
+        p.extend_from_slice(&[2, 0, 0, 0, 0, 1, 198, 18, 0, 1]);
+        p.resize(46, 0);
+        p
+    }
+
+    #[test]
+    fn discovery_filter_accepts_arp_replies_only() {
+        let f = discovery_filter(40000..=40000);
+        assert!(accepted(&f, &arp(2), ARP));
+        // Trailing padding is not needed: the 28-byte message alone passes.
+        assert!(accepted(&f, &arp(2)[..28], ARP));
+        for op in [1, 3, 4, 0, 0x0102] {
+            assert!(!accepted(&f, &arp(op), ARP), "operation {op}");
+        }
+        // ARP over another hardware or protocol type.
+        let mut token_ring = arp(2);
+        token_ring[1] = 6;
+        assert!(!accepted(&f, &token_ring, ARP));
+        let mut not_ipv4 = arp(2);
+        not_ipv4[2..4].copy_from_slice(&[0x86, 0xdd]);
+        assert!(!accepted(&f, &not_ipv4, ARP));
+        // Cut short before the operation.
+        assert!(!accepted(&f, &arp(2)[..7], ARP));
+        assert!(!accepted(&f, &arp(2)[..3], ARP));
+    }
+
+    #[test]
+    fn discovery_filter_rejects_outgoing_arp_and_other_ethertypes() {
+        let f = discovery_filter(40000..=40000);
+        let out = Meta {
+            pkttype: OUTGOING,
+            ..ARP
+        };
+        assert!(!accepted(&f, &arp(2), out));
+        // As for IP, frames to broadcast or to other hosts are kept: the
+        // engine judges what they say.
+        for pkttype in [1, 2, 3] {
+            assert!(accepted(&f, &arp(2), Meta { pkttype, ..ARP }), "{pkttype}");
+        }
+        // RARP, VLAN, LLDP: an ARP reply's bytes under another ethertype.
+        for protocol in [0x8035, 0x8100, 0x88cc, 0x0000] {
+            let meta = Meta { protocol, ..ARP };
+            assert!(!accepted(&f, &arp(2), meta), "ethertype {protocol:#x}");
+        }
+    }
+
+    #[test]
+    fn discovery_filter_keeps_what_the_scan_filter_keeps() {
+        let scan = scan_filter(40000..=40009);
+        let disc = discovery_filter(40000..=40009);
+        let out4 = Meta {
+            pkttype: OUTGOING,
+            ..V4
+        };
+        let cases = [
+            (ipv4(5, 6, 0, &ports(80, 40000)), V4),
+            (ipv4(5, 17, 0, &ports(80, 40010)), V4),
+            (ipv4(5, 6, 0, &ports(80, 40000)), out4),
+            (ipv4(5, 1, 0, &[0, 0, 0, 0]), V4),
+            (ipv4(5, 1, 1, &[0, 0, 0, 0]), V4),
+            (ipv4(6, 6, 0, &ports(1, 40009)), V4),
+            (ipv6(58, &[129, 0, 0, 0]), V6),
+            (ipv6(6, &ports(80, 40005)), V6),
+            (ipv6(17, &ports(80, 39999)), V6),
+            (ipv6(43, &[6, 0, 0, 0, 0, 0, 0, 0]), V6),
+            (ipv6(50, &ports(1, 40000)), V6),
+            (ipv4(5, 6, 0, &ports(80, 40000)), V6),
+            (arp(2), V4),
+        ];
+        for (i, (pkt, meta)) in cases.iter().enumerate() {
+            let want = accepted(&scan, pkt, *meta);
+            assert_eq!(accepted(&disc, pkt, *meta), want, "case {i}");
+        }
+        // The cases are not all one answer.
+        let kept = cases.iter().filter(|(p, m)| accepted(&scan, p, *m)).count();
+        assert!(kept > 0 && kept < cases.len(), "{kept}");
+        // The scan filter itself still rejects ARP replies.
+        assert!(!accepted(&scan, &arp(2), ARP));
+    }
+
     #[test]
     fn program_is_well_formed_for_the_kernel() {
-        let f = scan_filter(1..=2);
+        for f in [scan_filter(1..=2), discovery_filter(1..=2)] {
+            well_formed(&f);
+        }
+    }
+
+    fn well_formed(f: &Program) {
         let insns = f.as_slice();
         assert_eq!(f.len(), insns.len());
         assert!(f.len() <= libc::BPF_MAXINSNS as usize);

@@ -3,9 +3,9 @@
 //! The socket is cooked (`SOCK_DGRAM`): the kernel builds the link header on
 //! send (from the next hop's MAC address) and strips it on receive, for any
 //! link type (Ethernet, loopback, tun), so this module deals in IP packets
-//! only. Sending and receiving are batched (`sendmmsg`, `recvmmsg`), never
-//! block, and never allocate after [`PacketSocket::open`] and
-//! [`RxBatch::new`].
+//! and, given their ethertype, other payloads such as ARP. Sending and
+//! receiving are batched (`sendmmsg`, `recvmmsg`), never block, and never
+//! allocate after [`PacketSocket::open`] and [`RxBatch::new`].
 //!
 //! Packets the host itself sends (`PACKET_OUTGOING`: our own probes and, on
 //! loopback, the kernel's replies on their way out) are kept out three times
@@ -44,13 +44,45 @@ pub(crate) const ON: libc::c_int = 1;
 /// `sll_pkttype` of a packet this host sends.
 const PACKET_OUTGOING: u8 = libc::PACKET_OUTGOING;
 
-/// One IP packet to send and the link-layer address of its next hop (all
+/// The ethertype of ARP.
+pub const ETHERTYPE_ARP: u16 = 0x0806;
+
+/// One frame's payload to send and the link-layer address it goes to (all
 /// zeros on loopback; ignored on links without addresses such as tun).
+///
+/// Usually a whole IP packet, whose version nibble gives the ethertype; with
+/// [`ethertype`](TxPacket::ethertype) set, any payload of that ethertype,
+/// such as an ARP message (the kernel writes the link header either way).
 #[derive(Debug, Clone, Copy)]
 pub struct TxPacket<'a> {
-    /// A whole IPv4 or IPv6 packet; its version nibble selects the ethertype.
+    /// A whole IPv4 or IPv6 packet, or a payload of `ethertype`.
     pub data: &'a [u8],
+    /// The next hop's MAC: a router, the destination itself, or a broadcast
+    /// or multicast address.
     pub next_hop_mac: [u8; 6],
+    /// The frame's ethertype; `None` takes it from `data`'s IP version nibble.
+    pub ethertype: Option<u16>,
+}
+
+impl<'a> TxPacket<'a> {
+    /// An IPv4 or IPv6 packet to `next_hop_mac`.
+    pub fn ip(data: &'a [u8], next_hop_mac: [u8; 6]) -> TxPacket<'a> {
+        TxPacket {
+            data,
+            next_hop_mac,
+            ethertype: None,
+        }
+    }
+
+    /// An ARP message (the payload alone, as `portolan_wire::arp` builds it)
+    /// to `dst_mac`: broadcast (`[0xff; 6]`) for a request.
+    pub fn arp(data: &'a [u8], dst_mac: [u8; 6]) -> TxPacket<'a> {
+        TxPacket {
+            data,
+            next_hop_mac: dst_mac,
+            ethertype: Some(ETHERTYPE_ARP),
+        }
+    }
 }
 
 /// A cooked AF_PACKET socket with a BPF filter, bound to one interface or to
@@ -120,7 +152,8 @@ impl PacketSocket {
     /// (returning fewer) when the kernel pushes back (`EAGAIN`, `ENOBUFS`) or
     /// a later packet fails; an error is returned only when the first packet
     /// of `batch` cannot be sent, so the caller can drop or retry it. A packet
-    /// that is empty or neither IPv4 nor IPv6 fails with `InvalidInput`.
+    /// that is empty, or without an ethertype and neither IPv4 nor IPv6,
+    /// fails with `InvalidInput`.
     pub fn send_batch(&mut self, batch: &[TxPacket<'_>]) -> io::Result<usize> {
         if self.ifindex == 0 {
             return Err(invalid("a socket on all interfaces cannot send"));
@@ -228,7 +261,9 @@ impl RxBatch {
         self.count == 0
     }
 
-    /// The `i`-th received IP packet (at most [`RX_SLOT_LEN`] bytes of it).
+    /// The `i`-th received packet (at most [`RX_SLOT_LEN`] bytes of it): an
+    /// IP packet, or the payload of whatever other ethertype the filter
+    /// admits (an ARP message starts with its hardware type).
     ///
     /// # Panics
     /// If `i >= self.len()`.
@@ -325,12 +360,23 @@ pub(crate) fn ip_version(data: &[u8]) -> Option<u8> {
     }
 }
 
+/// The ethertype `p` is sent with; `None` when it is empty, or has none
+/// and is not IP.
+fn tx_ethertype(p: &TxPacket<'_>) -> Option<libc::c_int> {
+    if p.data.is_empty() {
+        return None;
+    }
+    if let Some(ethertype) = p.ethertype {
+        return Some(libc::c_int::from(ethertype));
+    }
+    match ip_version(p.data)? {
+        4 => Some(libc::ETH_P_IP),
+        _ => Some(libc::ETH_P_IPV6),
+    }
+}
+
 fn tx_addr(ifindex: i32, p: &TxPacket<'_>) -> Option<libc::sockaddr_ll> {
-    let ethertype = match ip_version(p.data)? {
-        4 => libc::ETH_P_IP,
-        _ => libc::ETH_P_IPV6,
-    };
-    let mut addr = sockaddr_ll(ifindex, ethertype);
+    let mut addr = sockaddr_ll(ifindex, tx_ethertype(p)?);
     addr.sll_halen = 6;
     addr.sll_addr[..6].copy_from_slice(&p.next_hop_mac);
     Some(addr)
@@ -357,7 +403,7 @@ fn send_chunk(fd: &OwnedFd, ifindex: i32, pkts: &[TxPacket<'_>]) -> io::Result<u
         n += 1;
     }
     if n == 0 {
-        return Err(invalid("packet is neither IPv4 nor IPv6"));
+        return Err(invalid("packet is empty, or neither IPv4 nor IPv6"));
     }
     for ((hdr, iov), addr) in hdrs.iter_mut().zip(&mut iovs).zip(&mut addrs).take(n) {
         hdr.msg_hdr.msg_name = (addr as *mut libc::sockaddr_ll).cast();
@@ -571,13 +617,34 @@ mod tests {
         assert_eq!(ip_version(&[0x60, 0]), Some(6));
         assert_eq!(ip_version(&[0x55]), None);
         assert_eq!(ip_version(&[]), None);
-        let p = TxPacket {
-            data: &[0x60],
-            next_hop_mac: [2, 0, 0, 0, 0, 9],
-        };
+        let p = TxPacket::ip(&[0x60], [2, 0, 0, 0, 0, 9]);
         let a = tx_addr(7, &p).expect("IPv6");
         assert_eq!(u16::from_be(a.sll_protocol), 0x86dd);
         assert_eq!((a.sll_ifindex, a.sll_halen), (7, 6));
         assert_eq!(a.sll_addr[..6], [2, 0, 0, 0, 0, 9]);
+        let a = tx_addr(7, &TxPacket::ip(&[0x45], [0; 6])).expect("IPv4");
+        assert_eq!(u16::from_be(a.sll_protocol), 0x0800);
+        assert!(tx_addr(7, &TxPacket::ip(&[0x15], [0; 6])).is_none());
+    }
+
+    #[test]
+    fn an_explicit_ethertype_wins_over_the_version_nibble() {
+        // An ARP request begins 0x00 0x01: no IP version at all.
+        let arp = [0x00, 0x01, 0x08, 0x00, 6, 4, 0, 1];
+        let p = TxPacket::arp(&arp, [0xff; 6]);
+        let a = tx_addr(3, &p).expect("ARP");
+        assert_eq!(u16::from_be(a.sll_protocol), 0x0806);
+        assert_eq!((a.sll_ifindex, a.sll_halen), (3, 6));
+        assert_eq!(a.sll_addr[..6], [0xff; 6]);
+        // An IPv4-looking payload is sent as what the field says.
+        let p = TxPacket {
+            ethertype: Some(0x88b5),
+            ..TxPacket::ip(&[0x45, 0], [1; 6])
+        };
+        let a = tx_addr(3, &p).expect("explicit");
+        assert_eq!(u16::from_be(a.sll_protocol), 0x88b5);
+        // Nothing to send is still refused, ethertype or not.
+        assert!(tx_addr(3, &TxPacket::arp(&[], [0xff; 6])).is_none());
+        assert!(tx_addr(3, &TxPacket::ip(&[], [0; 6])).is_none());
     }
 }

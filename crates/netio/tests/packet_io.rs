@@ -12,9 +12,10 @@
 //! the allow below); no assertion depends on how long anything took.
 #![allow(clippy::disallowed_methods)]
 
-use portolan_netio::bpf::scan_filter;
+use portolan_netio::bpf::{discovery_filter, scan_filter};
 use portolan_netio::packet::{PacketSocket, RxBatch, TxPacket};
 use portolan_netio::rawip::RawIpSender;
+use portolan_wire::arp;
 use std::fs::File;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, TcpListener, UdpSocket};
@@ -382,10 +383,7 @@ fn syn_replies_over_veth(tag: &str, scanner: IpAddr, peer: IpAddr) {
         let mut sock = PacketSocket::open(index, &scan_filter(PORTS)).expect("open");
         let closed = tcp_syn(scanner, peer, SPORT, CLOSED, 1000);
         let open = tcp_syn(scanner, peer, SPORT + 1, LISTENING, 2000);
-        let batch = [&closed, &open].map(|data| TxPacket {
-            data,
-            next_hop_mac: PEER_MAC,
-        });
+        let batch = [&closed, &open].map(|data| TxPacket::ip(data, PEER_MAC));
         assert_eq!(sock.send_batch(&batch).expect("send"), 2);
         let rst = |s: &Seg| is_reply(s, peer, CLOSED, SPORT, RST | ACK, 1000);
         let syn_ack = |s: &Seg| is_reply(s, peer, LISTENING, SPORT + 1, SYN | ACK, 2000);
@@ -501,10 +499,7 @@ fn send_via(sock: &mut PacketSocket, via: Via, pkts: [&[u8]; 2]) {
         let mut raw = RawIpSender::open().expect("raw");
         raw.send_batch(&pkts).expect("send")
     } else {
-        let batch = pkts.map(|data| TxPacket {
-            data,
-            next_hop_mac: [0; 6],
-        });
+        let batch = pkts.map(|data| TxPacket::ip(data, [0; 6]));
         sock.send_batch(&batch).expect("send")
     };
     assert_eq!(sent, 2);
@@ -613,10 +608,7 @@ fn raw_ip_sender_with_packet_socket_on_all_interfaces() {
             assert_eq!(s.ifindex, index, "{s:?}");
         }
         // A socket on all interfaces has no interface to send on.
-        let tx = [TxPacket {
-            data: &v4,
-            next_hop_mac: PEER_MAC,
-        }];
+        let tx = [TxPacket::ip(&v4, PEER_MAC)];
         let err = sock.send_batch(&tx).expect_err("send on ifindex 0");
         assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
     });
@@ -641,10 +633,7 @@ fn bad_packets_and_interfaces_are_errors_not_sends() {
             CLOSED,
             1,
         );
-        let pkt = |data| TxPacket {
-            data,
-            next_hop_mac: [0; 6],
-        };
+        let pkt = |data| TxPacket::ip(data, [0; 6]);
         let err = sock
             .send_batch(&[pkt(&not_ip), pkt(&good)])
             .expect_err("bad first");
@@ -660,6 +649,55 @@ fn bad_packets_and_interfaces_are_errors_not_sends() {
     });
 }
 
+/// An ARP request sent as a payload with its own ethertype reaches the peer,
+/// and the peer's reply comes back through the discovery filter; a socket
+/// with the scan filter on the same interface keeps it out.
+#[test]
+fn arp_request_gets_its_reply_through_the_discovery_filter() {
+    if !root() {
+        return;
+    }
+    let pair = Pair::new("o");
+    let index = pair.scanner_ifindex();
+    pair.scanner.run(|| {
+        let mut disc = PacketSocket::open(index, &discovery_filter(PORTS)).expect("open");
+        let mut scan = PacketSocket::open(index, &scan_filter(PORTS)).expect("open");
+        let mut req = [0u8; arp::PACKET_LEN];
+        let len = arp::build_request(&mut req, SCANNER_MAC, SCANNER_V4, PEER_V4);
+        assert_eq!(len, arp::PACKET_LEN);
+        let sent = disc.send_batch(&[TxPacket::arp(&req, [0xff; 6])]);
+        assert_eq!(sent.expect("send"), 1);
+        let reply = recv_arp(&mut disc);
+        assert_eq!(reply.operation, arp::Operation::Reply);
+        assert_eq!((reply.sender_ip, reply.sender_mac), (PEER_V4, PEER_MAC));
+        assert_eq!(
+            (reply.target_ip, reply.target_mac),
+            (SCANNER_V4, SCANNER_MAC)
+        );
+        // Delivery to every packet socket happens at once: had the scan
+        // filter admitted the reply, it would be queued by now.
+        let mut rx = RxBatch::new(16);
+        scan.recv_batch(&mut rx).expect("recv");
+        let arps: Vec<_> = rx.iter().filter_map(arp::Repr::parse).collect();
+        assert!(arps.is_empty(), "{arps:?}");
+    });
+}
+
+/// The first ARP message the socket receives; panics after [`WAIT`].
+fn recv_arp(sock: &mut PacketSocket) -> arp::Repr {
+    let mut batch = RxBatch::new(16);
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let now = Instant::now();
+        assert!(now < deadline, "no ARP reply within {WAIT:?}");
+        poll_in(sock, deadline - now);
+        sock.recv_batch(&mut batch).expect("recv_batch");
+        if let Some(r) = batch.iter().find_map(arp::Repr::parse) {
+            return r;
+        }
+    }
+}
+
 // --------------------------------------------------------------- measurement
 
 /// Sends `probes` as fast as `send_batch` takes them, `batch_len` at a time,
@@ -673,13 +711,7 @@ fn burst(sock: &mut PacketSocket, probes: &[Vec<u8>], mac: [u8; 6], batch_len: u
         let is_rst = |p: &&[u8]| parse(p).is_some_and(|s| s.flags & RST != 0);
         rx.iter().filter(is_rst).count()
     };
-    let txs: Vec<TxPacket<'_>> = probes
-        .iter()
-        .map(|data| TxPacket {
-            data,
-            next_hop_mac: mac,
-        })
-        .collect();
+    let txs: Vec<TxPacket<'_>> = probes.iter().map(|data| TxPacket::ip(data, mac)).collect();
     let start = Instant::now();
     let deadline = start + Duration::from_secs(30);
     while sent < txs.len() && Instant::now() < deadline {

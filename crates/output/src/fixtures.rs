@@ -3,7 +3,7 @@
 use portolan_model::{
     HostResult, HostStatus, HostTimes, Hostname, HostnameKind, MacAddress, OutputOptions,
     PortResult, PortState, Protocol, Reason, RunInfo, RunKind, RunSummary, ScanInfo, ScanType,
-    ServiceInfo, ServiceMethod,
+    ServiceInfo, ServiceMethod, Trace, TraceHop, TraceProto,
 };
 
 /// The reference run's start: Sat Nov 21 10:17:02 2026 UTC.
@@ -53,6 +53,7 @@ pub(crate) fn host_with(ports: Vec<PortResult>) -> HostResult {
         }),
         timed_out: false,
         answers_every_port: false,
+        trace: None,
     }
 }
 
@@ -82,6 +83,52 @@ pub(crate) fn proxied_host() -> HostResult {
     ports.push(dns);
     let mut host = host_with(ports);
     host.answers_every_port = true;
+    host
+}
+
+/// A hop that answered: `addr` after `rtt_us` microseconds.
+pub(crate) fn hop(ttl: u8, addr: &str, rtt_us: u64) -> TraceHop {
+    TraceHop {
+        ttl,
+        addr: Some(addr.parse().expect("literal address")),
+        rtt_us: Some(rtt_us),
+        host: None,
+    }
+}
+
+/// 198.18.1.14 with 443/tcp open, traced over it in two hops: the router
+/// 198.18.0.254 (50 µs), then the host (80 µs).
+pub(crate) fn traced_host() -> HostResult {
+    let mut https = port(443, PortState::Open, Reason::SynAck);
+    https.service = service("https");
+    let mut host = host_with(vec![https]);
+    host.addr = "198.18.1.14".parse().expect("literal address");
+    host.trace = Some(Trace {
+        proto: Some(TraceProto::Tcp),
+        port: Some(443),
+        hops: vec![hop(1, "198.18.0.254", 50), hop(2, "198.18.1.14", 80)],
+    });
+    host
+}
+
+/// [`traced_host`] seven hops away: TTL 2 and TTLs 4 to 6 silent, a named
+/// router at TTL 3.
+pub(crate) fn silent_range_host() -> HostResult {
+    let mut host = traced_host();
+    let mut named = hop(3, "198.18.2.1", 12_500);
+    named.host = Some("r3.example.test".to_owned());
+    let hops = vec![
+        hop(1, "198.18.0.254", 50),
+        TraceHop::silent(2),
+        named,
+        TraceHop::silent(4),
+        TraceHop::silent(5),
+        TraceHop::silent(6),
+        hop(7, "198.18.1.14", 13_080),
+    ];
+    if let Some(trace) = &mut host.trace {
+        trace.hops = hops;
+    }
     host
 }
 

@@ -199,7 +199,8 @@ mod tests {
     use super::*;
     use crate::fixtures::{
         arp_host, discovery_run, discovery_summary, host_with, listed_host, named, ping_scan_hosts,
-        port, proxied_host, reference_host, run_info, summary, SharedBuf,
+        port, proxied_host, reference_host, run_info, silent_range_host, summary, traced_host,
+        SharedBuf,
     };
     use portolan_model::{HostnameKind, OutputOptions, PortState, Reason};
 
@@ -416,6 +417,27 @@ Host: 198.18.0.14 ()\tStatus: Up
         assert_eq!(
             ports_scanned(&run),
             "# Ports scanned: TCP(101;1-100,8000) UDP(0;) SCTP(0;) PROTOCOLS(0;)\n"
+        );
+    }
+
+    #[test]
+    fn a_traceroute_is_not_written_as_nmap_writes_none_here() {
+        let run = run_info(OutputOptions::default());
+        for traced in [traced_host(), silent_range_host()] {
+            let text = render_host(&traced, &run);
+            assert_eq!(
+                text,
+                "Host: 198.18.1.14 ()\tStatus: Up\n\
+                 Host: 198.18.1.14 ()\tPorts: 443/open/tcp//https///\n"
+            );
+            let mut untraced = traced.clone();
+            untraced.trace = None;
+            assert_eq!(text, render_host(&untraced, &run));
+        }
+        let ping = discovery_run(RunKind::PingOnly, OutputOptions::default());
+        assert_eq!(
+            render_host(&traced_host(), &ping),
+            "Host: 198.18.1.14 ()\tStatus: Up\n"
         );
     }
 }

@@ -149,7 +149,7 @@ mod tests {
     use super::*;
     use crate::fixtures::{
         arp_host, discovery_run, discovery_summary, host_with, listed_host, ping_scan_hosts,
-        proxied_host, reference_host, run_info, summary, SharedBuf,
+        proxied_host, reference_host, run_info, silent_range_host, summary, traced_host, SharedBuf,
     };
     use portolan_model::{OutputOptions, Reason, RunKind};
     use serde_json::Value;
@@ -399,5 +399,52 @@ mod tests {
         s.elapsed_secs = f64::INFINITY;
         let out = lines(OutputOptions::default(), &[], &s);
         assert_eq!(out[0]["elapsed_secs"], Value::Null);
+    }
+
+    #[test]
+    fn a_two_hop_trace_is_a_trace_object_and_reads_back() {
+        let host = traced_host();
+        let out = lines(
+            OutputOptions::default(),
+            std::slice::from_ref(&host),
+            &summary(),
+        );
+        assert_eq!(
+            out[0]["trace"],
+            serde_json::json!({
+                "proto": "tcp",
+                "port": 443,
+                "hops": [
+                    {"ttl": 1, "addr": "198.18.0.254", "rtt_us": 50},
+                    {"ttl": 2, "addr": "198.18.1.14", "rtt_us": 80},
+                ]
+            })
+        );
+        let back: HostResult = serde_json::from_value(out[0].clone()).unwrap();
+        assert_eq!(back, host);
+    }
+
+    #[test]
+    fn silent_hops_are_null_entries_and_an_untraced_host_has_no_trace_field() {
+        let host = silent_range_host();
+        let out = lines(
+            OutputOptions::default(),
+            &[host.clone(), reference_host()],
+            &summary(),
+        );
+        let hops = out[0]["trace"]["hops"].as_array().unwrap();
+        let ttls: Vec<_> = hops.iter().map(|h| h["ttl"].as_u64().unwrap()).collect();
+        assert_eq!(ttls, [1, 2, 3, 4, 5, 6, 7]);
+        assert_eq!(
+            hops[1],
+            serde_json::json!({"ttl": 2, "addr": null, "rtt_us": null})
+        );
+        assert_eq!(
+            hops[2],
+            serde_json::json!({"ttl": 3, "addr": "198.18.2.1", "rtt_us": 12500, "host": "r3.example.test"})
+        );
+        let back: HostResult = serde_json::from_value(out[0].clone()).unwrap();
+        assert_eq!(back, host);
+        assert!(out[1].get("trace").is_none(), "{}", out[1]);
     }
 }

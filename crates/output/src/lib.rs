@@ -57,6 +57,7 @@ pub use continued::{
 pub use grepable::GrepableSink;
 pub use jsonl::{JsonLinesSink, JSON_SCHEMA};
 pub use normal::{NormalMode, NormalSink};
+pub use timefmt::clock_minutes;
 pub use view::{
     host_visible, port_view, AnswersEveryPort, IgnoredReason, IgnoredState, PortView,
     IGNORE_THRESHOLD,

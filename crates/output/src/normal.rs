@@ -5,7 +5,9 @@ use crate::text::{
     reason_text, target_label,
 };
 use crate::timefmt::{ctime, local_zone, short_stamp};
-use crate::view::{host_visible, port_view, PortView};
+use crate::view::{
+    host_visible, port_view, trace_lines, trace_using, PortView, TraceLine, TraceUsing,
+};
 use crate::{emit, fallback_run, Out, Sink};
 use jiff::tz::TimeZone;
 use portolan_model::{
@@ -139,8 +141,9 @@ fn footer(run: &RunInfo, summary: &RunSummary, mode: NormalMode, tz: &TimeZone) 
 ///
 /// A list scan (`-sL`) prints the title line alone; a host not up, the title
 /// with its status in brackets. A host found up gets its status line, then
-/// its ports (port scans only) and its MAC address line, or
-/// `Skipping host ...` when it timed out.
+/// its ports (port scans only), its MAC address line and its traceroute, or
+/// `Skipping host ...` when it timed out. As in Nmap, a host whose ports
+/// were scanned, or one with a traceroute, ends with a blank line.
 pub(crate) fn render_host(host: &HostResult, run: &RunInfo) -> String {
     let name = display_name(&run.scanner);
     let label = target_label(host);
@@ -160,10 +163,59 @@ pub(crate) fn render_host(host: &HostResult, run: &RunInfo) -> String {
             &port_view(host, &run.options),
             run.options.reason,
         ));
+        s.push_str(&trace_block(host));
+        s.push('\n');
     } else {
         s.push_str(&mac_line(host));
+        if host.trace.is_some() {
+            s.push_str(&trace_block(host));
+            s.push('\n');
+        }
     }
     s
+}
+
+/// A blank line, `TRACEROUTE (using port 443/tcp)` (`(using proto 1/icmp)`,
+/// or nothing in brackets when no probe was sent), then the `HOP RTT ADDRESS`
+/// table, as Nmap prints them after the port table and MAC address. Empty
+/// when the host has no trace or a trace without hops (our own address).
+fn trace_block(host: &HostResult) -> String {
+    let Some(trace) = host.trace.as_ref().filter(|t| !t.hops.is_empty()) else {
+        return String::new();
+    };
+    let title = match trace_using(trace, host.addr) {
+        TraceUsing::Port(port, proto) => format!("TRACEROUTE (using port {port}/{proto})"),
+        TraceUsing::Proto(number, name) => format!("TRACEROUTE (using proto {number}/{name})"),
+        TraceUsing::Nothing => "TRACEROUTE".to_owned(),
+    };
+    let mut rows = vec![vec![
+        "HOP".to_owned(),
+        "RTT".to_owned(),
+        "ADDRESS".to_owned(),
+    ]];
+    rows.extend(trace_lines(trace).into_iter().map(trace_row));
+    format!("\n{title}\n{}", columns(&rows))
+}
+
+/// `1   0.05 ms 198.18.0.254`, `3   ... 5` (silent TTLs 3 to 5), `6   ...`.
+fn trace_row(line: TraceLine<'_>) -> Vec<String> {
+    match line {
+        TraceLine::Silent { first, last } if first == last => {
+            vec![first.to_string(), "...".to_owned()]
+        }
+        TraceLine::Silent { first, last } => vec![first.to_string(), format!("... {last}")],
+        TraceLine::Hop(hop) => {
+            let rtt = hop.rtt_us.map_or("--".to_owned(), |us| {
+                format!("{:.2} ms", us as f64 / 1000.0)
+            });
+            let addr = hop.addr.map(|a| a.to_string()).unwrap_or_default();
+            let address = match &hop.host {
+                Some(name) => format!("{} ({addr})", one_line(name)),
+                None => addr,
+            };
+            vec![hop.ttl.to_string(), rtt, address]
+        }
+    }
 }
 
 fn down_status(host: &HostResult, run: &RunInfo) -> String {
@@ -240,7 +292,6 @@ fn ports_block(host: &HostResult, view: &PortView<'_>, reason: bool) -> String {
         s.push_str(&port_table(&view.shown, reason));
     }
     s.push_str(&mac_line(host));
-    s.push('\n');
     s
 }
 
@@ -322,8 +373,9 @@ fn columns(rows: &[Vec<String>]) -> String {
 mod tests {
     use super::*;
     use crate::fixtures::{
-        arp_host, discovery_run, discovery_summary, host_with, listed_host, named, ping_scan_hosts,
-        port, proxied_host, reference_host, run_info, service, silent_host, summary, SharedBuf, T0,
+        arp_host, discovery_run, discovery_summary, hop, host_with, listed_host, named,
+        ping_scan_hosts, port, proxied_host, reference_host, run_info, service, silent_host,
+        silent_range_host, summary, traced_host, SharedBuf, T0,
     };
     use portolan_model::{OutputOptions, PortState, Protocol, Reason};
 
@@ -789,5 +841,113 @@ Portolan scan report for example.test (198.18.0.9)
         let text = buf.text();
         assert!(text.starts_with("# Portolan "));
         assert!(text.contains("Portolan scan report for 198.18.0.2\n"));
+    }
+
+    #[test]
+    fn a_two_hop_trace_follows_the_port_table_as_in_nmap() {
+        let expected = "\
+Portolan scan report for 198.18.1.14
+Host is up (0.00037s latency).
+
+PORT    STATE SERVICE
+443/tcp open  https
+
+TRACEROUTE (using port 443/tcp)
+HOP RTT     ADDRESS
+1   0.05 ms 198.18.0.254
+2   0.08 ms 198.18.1.14
+
+";
+        let run = run_info(OutputOptions::default());
+        assert_eq!(render_host(&traced_host(), &run), expected);
+    }
+
+    #[test]
+    fn silent_hops_print_as_ranges_and_named_hops_as_name_and_address() {
+        let mut host = silent_range_host();
+        host.mac = arp_host(Some("Example Networks")).mac;
+        let expected = "\
+Portolan scan report for 198.18.1.14
+Host is up (0.00037s latency).
+
+PORT    STATE SERVICE
+443/tcp open  https
+MAC Address: 02:00:C6:12:00:0B (Example Networks)
+
+TRACEROUTE (using port 443/tcp)
+HOP RTT      ADDRESS
+1   0.05 ms  198.18.0.254
+2   ...
+3   12.50 ms r3.example.test (198.18.2.1)
+4   ... 6
+7   13.08 ms 198.18.1.14
+
+";
+        let run = run_info(OutputOptions::default());
+        assert_eq!(render_host(&host, &run), expected);
+    }
+
+    #[test]
+    fn an_on_link_host_gets_a_bare_title_and_icmp_names_its_protocol() {
+        let mut host = traced_host();
+        let trace = host.trace.as_mut().unwrap();
+        (trace.proto, trace.port) = (None, None);
+        trace.hops = vec![hop(1, "198.18.1.14", 50)];
+        let run = run_info(OutputOptions::default());
+        let text = render_host(&host, &run);
+        assert!(
+            text.ends_with("\n\nTRACEROUTE\nHOP RTT     ADDRESS\n1   0.05 ms 198.18.1.14\n\n"),
+            "{text}"
+        );
+        let trace = host.trace.as_mut().unwrap();
+        trace.proto = Some(portolan_model::TraceProto::Icmp);
+        trace.hops[0].rtt_us = None;
+        assert!(render_host(&host, &run)
+            .contains("\nTRACEROUTE (using proto 1/icmp)\nHOP RTT ADDRESS\n1   --  198.18.1.14\n"));
+        host.addr = "2001:db8::14".parse().unwrap();
+        assert!(render_host(&host, &run).contains("\nTRACEROUTE (using proto 58/ipv6-icmp)\n"));
+    }
+
+    #[test]
+    fn a_trace_without_hops_or_a_timed_out_host_prints_no_traceroute() {
+        let run = run_info(OutputOptions::default());
+        let mut host = traced_host();
+        host.trace.as_mut().unwrap().hops.clear();
+        let text = render_host(&host, &run);
+        assert!(!text.contains("TRACEROUTE"), "{text}");
+        assert!(text.ends_with("443/tcp open  https\n\n"), "{text}");
+        let mut late = traced_host();
+        late.timed_out = true;
+        assert!(!render_host(&late, &run).contains("TRACEROUTE"));
+    }
+
+    #[test]
+    fn a_ping_scan_host_with_a_trace_ends_with_it_and_a_blank_line() {
+        let run = discovery_run(RunKind::PingOnly, OutputOptions::default());
+        let mut host = traced_host();
+        host.mac = arp_host(None).mac;
+        let expected = "\
+Portolan scan report for 198.18.1.14
+Host is up (0.00037s latency).
+MAC Address: 02:00:C6:12:00:0B (Unknown)
+
+TRACEROUTE (using port 443/tcp)
+HOP RTT     ADDRESS
+1   0.05 ms 198.18.0.254
+2   0.08 ms 198.18.1.14
+
+";
+        assert_eq!(render_host(&host, &run), expected);
+    }
+
+    #[test]
+    fn a_hop_name_cannot_break_the_table() {
+        let mut host = traced_host();
+        host.trace.as_mut().unwrap().hops[0].host = Some("evil\nPORT open".to_owned());
+        let text = render_host(&host, &run_info(OutputOptions::default()));
+        assert!(
+            text.contains("\n1   0.05 ms evil PORT open (198.18.0.254)\n"),
+            "{text}"
+        );
     }
 }

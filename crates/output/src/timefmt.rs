@@ -22,6 +22,11 @@ pub(crate) fn short_stamp(epoch: u64, tz: &TimeZone) -> String {
     format_or_raw(epoch, tz, "%Y-%m-%d %H:%M %Z")
 }
 
+/// `10:17`, as on Nmap's verbose phase lines ("Initiating ... at 10:17").
+pub fn clock_minutes(epoch: u64) -> String {
+    format_or_raw(epoch, &local_zone(), "%H:%M")
+}
+
 fn format_or_raw(epoch: u64, tz: &TimeZone, fmt: &str) -> String {
     let Ok(secs) = i64::try_from(epoch) else {
         return epoch.to_string();

@@ -4,12 +4,15 @@
 //! formats always agree on what they hide. That includes the open TCP ports of
 //! a host flagged [`HostResult::answers_every_port`] (a SYN proxy or tarpit):
 //! they say nothing, so they are folded like an ignored state, whatever their
-//! number.
+//! number. How a traceroute's probe is named (normal and XML formats) and
+//! which of its silent hops share one `...` line (normal format) is decided
+//! here too.
 
 use portolan_model::{
     HostResult, HostStatus, OutputOptions, PortResult, PortState, Protocol, Reason, RunInfo,
-    RunKind,
+    RunKind, Trace, TraceHop, TraceProto,
 };
+use std::net::IpAddr;
 
 /// A state is folded away once more than this many ports are in it
 /// (times the verbosity level when `-v` is given).
@@ -157,6 +160,59 @@ fn ignored_state(
     }
 }
 
+/// How the normal and XML reports name the probe a trace was made with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TraceUsing {
+    /// A TCP or UDP probe: its destination port and protocol name.
+    Port(u16, &'static str),
+    /// An ICMP probe, or a TCP or UDP one of unknown port: the IP protocol
+    /// number and its IANA keyword, as Nmap names them.
+    Proto(u8, &'static str),
+    /// Nothing was sent: the host is on our own link.
+    Nothing,
+}
+
+/// The probe of `trace`, a trace to `addr` (ICMP over IPv6 is ICMPv6,
+/// protocol 58, `ipv6-icmp`).
+pub(crate) fn trace_using(trace: &Trace, addr: IpAddr) -> TraceUsing {
+    let Some(proto) = trace.proto else {
+        return TraceUsing::Nothing;
+    };
+    match (proto, trace.port) {
+        (TraceProto::Icmp, _) if addr.is_ipv6() => TraceUsing::Proto(58, "ipv6-icmp"),
+        (TraceProto::Icmp, _) => TraceUsing::Proto(1, "icmp"),
+        (TraceProto::Tcp | TraceProto::Udp, Some(port)) => TraceUsing::Port(port, proto.as_str()),
+        (TraceProto::Tcp, None) => TraceUsing::Proto(6, "tcp"),
+        (TraceProto::Udp, None) => TraceUsing::Proto(17, "udp"),
+    }
+}
+
+/// One line of a trace table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TraceLine<'a> {
+    /// A hop that answered.
+    Hop(&'a TraceHop),
+    /// Consecutive silent hops, from the first TTL to the last.
+    Silent { first: u8, last: u8 },
+}
+
+/// The lines of a trace table, as Nmap folds them: each answering hop on its
+/// own, each run of consecutive silent entries as one line.
+pub(crate) fn trace_lines(trace: &Trace) -> Vec<TraceLine<'_>> {
+    let mut lines: Vec<TraceLine<'_>> = Vec::new();
+    for hop in &trace.hops {
+        match (hop.addr, lines.last_mut()) {
+            (Some(_), _) => lines.push(TraceLine::Hop(hop)),
+            (None, Some(TraceLine::Silent { last, .. })) => *last = hop.ttl,
+            (None, _) => lines.push(TraceLine::Silent {
+                first: hop.ttl,
+                last: hop.ttl,
+            }),
+        }
+    }
+    lines
+}
+
 /// Whether a report shows this host at all.
 ///
 /// A list scan (`-sL`) shows every target, whatever the options. Otherwise
@@ -181,7 +237,8 @@ pub fn host_visible(host: &HostResult, run: &RunInfo) -> bool {
 mod tests {
     use super::*;
     use crate::fixtures::{
-        arp_host, discovery_run, host_with, listed_host, port, proxied_host, run_info, silent_host,
+        arp_host, discovery_run, hop, host_with, listed_host, port, proxied_host, run_info,
+        silent_host, silent_range_host, traced_host,
     };
 
     fn opts() -> OutputOptions {
@@ -391,5 +448,53 @@ mod tests {
         assert!(host_visible(&arp_host(None), &ping));
         assert!(!host_visible(&silent_host("198.18.0.9"), &ping));
         assert!(!host_visible(&listed_host("198.18.0.8"), &ping));
+    }
+
+    fn trace_of(host: &HostResult) -> &Trace {
+        host.trace.as_ref().expect("fixture has a trace")
+    }
+
+    #[test]
+    fn silent_runs_fold_into_one_line_each_and_answering_hops_stay_apart() {
+        let host = silent_range_host();
+        let lines = trace_lines(trace_of(&host));
+        let shape: Vec<String> = lines
+            .iter()
+            .map(|l| match l {
+                TraceLine::Hop(h) => format!("hop {}", h.ttl),
+                TraceLine::Silent { first, last } => format!("silent {first}-{last}"),
+            })
+            .collect();
+        assert_eq!(
+            shape,
+            ["hop 1", "silent 2-2", "hop 3", "silent 4-6", "hop 7"]
+        );
+        let mut all_silent = trace_of(&host).clone();
+        all_silent.hops.iter_mut().for_each(|h| h.addr = None);
+        assert_eq!(
+            trace_lines(&all_silent),
+            [TraceLine::Silent { first: 1, last: 7 }]
+        );
+        let answered = traced_host();
+        assert_eq!(trace_lines(trace_of(&answered)).len(), 2);
+    }
+
+    #[test]
+    fn a_trace_names_its_port_or_its_ip_protocol_per_address_family() {
+        let v4: IpAddr = "198.18.1.14".parse().unwrap();
+        let v6: IpAddr = "2001:db8::14".parse().unwrap();
+        let mut trace = trace_of(&traced_host()).clone();
+        assert_eq!(trace_using(&trace, v4), TraceUsing::Port(443, "tcp"));
+        trace.proto = Some(TraceProto::Udp);
+        trace.port = Some(53);
+        assert_eq!(trace_using(&trace, v6), TraceUsing::Port(53, "udp"));
+        trace.port = None;
+        assert_eq!(trace_using(&trace, v4), TraceUsing::Proto(17, "udp"));
+        trace.proto = Some(TraceProto::Icmp);
+        assert_eq!(trace_using(&trace, v4), TraceUsing::Proto(1, "icmp"));
+        assert_eq!(trace_using(&trace, v6), TraceUsing::Proto(58, "ipv6-icmp"));
+        trace.proto = None;
+        trace.hops = vec![hop(1, "198.18.0.11", 50)];
+        assert_eq!(trace_using(&trace, v4), TraceUsing::Nothing);
     }
 }

@@ -8,12 +8,14 @@
 
 use crate::text::{answers_every_port_note, display_name, done_sentence, elapsed};
 use crate::timefmt::{ctime, local_zone};
-use crate::view::{host_visible, port_view, AnswersEveryPort, IgnoredState, PortView};
+use crate::view::{
+    host_visible, port_view, trace_using, AnswersEveryPort, IgnoredState, PortView, TraceUsing,
+};
 use crate::{emit, fallback_run, Out, Sink};
 use jiff::tz::TimeZone;
 use portolan_model::{
     HostResult, HostStatus, MacAddress, PortResult, RunInfo, RunKind, RunSummary, ScanInfo,
-    ServiceInfo, ServiceMethod,
+    ServiceInfo, ServiceMethod, Trace, TraceHop,
 };
 use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 use quick_xml::Writer;
@@ -217,7 +219,8 @@ fn scaninfo(doc: &mut Doc, scan: &ScanInfo) -> io::Result<()> {
 ///
 /// As in Nmap: `<status>`, the IP `<address>`, the MAC `<address>` when
 /// known, `<hostnames>` (for a host not up only when it has names), then for
-/// port scans `<ports>`, and `<times>` for a host found up.
+/// port scans `<ports>`, then `<trace>` for a traced host, and `<times>` for
+/// a host found up.
 pub(crate) fn render_host(host: &HostResult, run: &RunInfo) -> io::Result<String> {
     let up = host.status == HostStatus::Up;
     let mut doc = Doc::new();
@@ -235,6 +238,11 @@ pub(crate) fn render_host(host: &HostResult, run: &RunInfo) -> io::Result<String
         ports(&mut doc, &view)?;
         if let Some(counts) = view.answers_every_port {
             synproxy_script(&mut doc, counts)?;
+        }
+    }
+    if up && run.kind != RunKind::List && !host.timed_out {
+        if let Some(t) = &host.trace {
+            trace(&mut doc, t, host.addr)?;
         }
     }
     if up {
@@ -397,6 +405,52 @@ fn synproxy_script(doc: &mut Doc, counts: AnswersEveryPort) -> io::Result<()> {
     doc.newline()
 }
 
+/// `<trace port="443" proto="tcp">` (`proto="icmp"` alone for ICMP probes,
+/// no attribute for ICMPv6 ones or when nothing was sent, as in Nmap 7.93)
+/// and a `<hop>` per answering TTL:
+/// Nmap leaves silent TTLs out and writes `rtt="--"` for one not measured.
+/// Nothing for a trace without hops (our own address), as in Nmap.
+fn trace(doc: &mut Doc, trace: &Trace, addr: IpAddr) -> io::Result<()> {
+    if trace.hops.is_empty() {
+        return Ok(());
+    }
+    let port;
+    let attrs: Vec<(&str, &str)> = match trace_using(trace, addr) {
+        TraceUsing::Port(p, proto) => {
+            port = p.to_string();
+            vec![("port", &port), ("proto", proto)]
+        }
+        // Nmap 7.93 names no protocol for ICMPv6 probes here (its normal
+        // output says `58/ipv6-icmp`); consumers see what Nmap writes.
+        TraceUsing::Proto(58, _) => vec![],
+        TraceUsing::Proto(_, name) => vec![("proto", name)],
+        TraceUsing::Nothing => vec![],
+    };
+    doc.start("trace", &attrs)?;
+    doc.newline()?;
+    for hop in &trace.hops {
+        trace_hop(doc, hop)?;
+    }
+    doc.end("trace")?;
+    doc.newline()
+}
+
+fn trace_hop(doc: &mut Doc, hop: &TraceHop) -> io::Result<()> {
+    let Some(ipaddr) = hop.addr else {
+        return Ok(());
+    };
+    let (ttl, ipaddr) = (hop.ttl.to_string(), ipaddr.to_string());
+    let rtt = hop
+        .rtt_us
+        .map_or("--".to_owned(), |us| format!("{:.2}", us as f64 / 1000.0));
+    let mut attrs = vec![("ttl", ttl.as_str()), ("ipaddr", &ipaddr), ("rtt", &rtt)];
+    if let Some(name) = &hop.host {
+        attrs.push(("host", name));
+    }
+    doc.empty("hop", &attrs)?;
+    doc.newline()
+}
+
 fn times(doc: &mut Doc, host: &HostResult) -> io::Result<()> {
     let Some(t) = &host.times else { return Ok(()) };
     let (srtt, rttvar, to) = (
@@ -456,7 +510,8 @@ mod tests {
     use super::*;
     use crate::fixtures::{
         arp_host, discovery_run, discovery_summary, host_with, listed_host, named, ping_scan_hosts,
-        port as mk_port, proxied_host, reference_host, run_info, silent_host, summary, SharedBuf,
+        port as mk_port, proxied_host, reference_host, run_info, silent_host, silent_range_host,
+        summary, traced_host, SharedBuf,
     };
     use portolan_model::{HostnameKind, OutputOptions, PortState, Reason};
 
@@ -770,5 +825,99 @@ mod tests {
         assert!(text.contains(
             r#"<state state="open" reason="syn-ack" reason_ttl="64"/><service name="unknown" method="table" conf="3"/>"#
         ));
+    }
+
+    /// The `<host>` of [`traced_host`] up to its `<ports>`.
+    const TRACED_HOST_HEAD: &str = r#"<host starttime="1795256222" endtime="1795256222"><status state="up" reason="user-set" reason_ttl="0"/>
+<address addr="198.18.1.14" addrtype="ipv4"/>
+<hostnames>
+</hostnames>
+<ports><port protocol="tcp" portid="443"><state state="open" reason="syn-ack" reason_ttl="0"/><service name="https" method="table" conf="3"/></port>
+</ports>
+"#;
+
+    const TRACED_HOST_TAIL: &str = r#"<times srtt="368" rttvar="337" to="100000"/>
+</host>
+"#;
+
+    #[test]
+    fn a_two_hop_trace_sits_between_ports_and_times() {
+        let text = render_host(&traced_host(), &run_info(OutputOptions::default())).unwrap();
+        let expected = format!(
+            r#"{TRACED_HOST_HEAD}<trace port="443" proto="tcp">
+<hop ttl="1" ipaddr="198.18.0.254" rtt="0.05"/>
+<hop ttl="2" ipaddr="198.18.1.14" rtt="0.08"/>
+</trace>
+{TRACED_HOST_TAIL}"#
+        );
+        assert_eq!(text, expected);
+    }
+
+    #[test]
+    fn silent_hops_are_left_out_and_names_go_in_the_host_attribute() {
+        let text = render_host(&silent_range_host(), &run_info(OutputOptions::default())).unwrap();
+        let expected = format!(
+            r#"{TRACED_HOST_HEAD}<trace port="443" proto="tcp">
+<hop ttl="1" ipaddr="198.18.0.254" rtt="0.05"/>
+<hop ttl="3" ipaddr="198.18.2.1" rtt="12.50" host="r3.example.test"/>
+<hop ttl="7" ipaddr="198.18.1.14" rtt="13.08"/>
+</trace>
+{TRACED_HOST_TAIL}"#
+        );
+        assert_eq!(text, expected);
+    }
+
+    #[test]
+    fn icmp_and_on_link_traces_name_their_probe_as_nmap_does() {
+        let run = run_info(OutputOptions::default());
+        let mut host = traced_host();
+        let trace = host.trace.as_mut().unwrap();
+        (trace.proto, trace.port) = (Some(portolan_model::TraceProto::Icmp), None);
+        trace.hops.truncate(1);
+        trace.hops[0].rtt_us = None;
+        let text = render_host(&host, &run).unwrap();
+        assert!(
+            text.contains("\n<trace proto=\"icmp\">\n<hop ttl=\"1\" ipaddr=\"198.18.0.254\" rtt=\"--\"/>\n</trace>\n"),
+            "{text}"
+        );
+        host.addr = "2001:db8::14".parse().unwrap();
+        assert!(render_host(&host, &run)
+            .unwrap()
+            .contains("\n<trace>\n<hop ttl=\"1\""));
+        host.trace.as_mut().unwrap().proto = None;
+        assert!(render_host(&host, &run)
+            .unwrap()
+            .contains("\n<trace>\n<hop "));
+    }
+
+    #[test]
+    fn no_trace_element_for_an_empty_trace_a_timed_out_host_or_a_ping_scan_without_one() {
+        let run = run_info(OutputOptions::default());
+        let mut empty = traced_host();
+        empty.trace.as_mut().unwrap().hops.clear();
+        assert_eq!(
+            render_host(&empty, &run).unwrap(),
+            format!("{TRACED_HOST_HEAD}{TRACED_HOST_TAIL}")
+        );
+        let mut late = traced_host();
+        late.timed_out = true;
+        assert!(!render_host(&late, &run).unwrap().contains("<trace"));
+        let ping = discovery_run(RunKind::PingOnly, OutputOptions::default());
+        let text = render_host(&traced_host(), &ping).unwrap();
+        assert!(
+            text.ends_with("</hostnames>\n<trace port=\"443\" proto=\"tcp\">\n<hop ttl=\"1\" ipaddr=\"198.18.0.254\" rtt=\"0.05\"/>\n<hop ttl=\"2\" ipaddr=\"198.18.1.14\" rtt=\"0.08\"/>\n</trace>\n<times srtt=\"368\" rttvar=\"337\" to=\"100000\"/>\n</host>\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_hostile_hop_name_is_escaped() {
+        let mut host = traced_host();
+        host.trace.as_mut().unwrap().hops[0].host = Some("a\"<b>&\u{1}".to_owned());
+        let text = render_host(&host, &run_info(OutputOptions::default())).unwrap();
+        assert!(
+            text.contains("rtt=\"0.05\" host=\"a&quot;&lt;b&gt;&amp;\u{FFFD}\"/>"),
+            "{text}"
+        );
     }
 }

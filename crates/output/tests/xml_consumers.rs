@@ -7,7 +7,7 @@
 use portolan_model::{
     HostResult, HostStatus, HostTimes, Hostname, HostnameKind, MacAddress, OutputOptions,
     PortResult, PortState, Protocol, Reason, RunInfo, RunKind, RunSummary, ScanInfo, ScanType,
-    ServiceInfo, ServiceMethod,
+    ServiceInfo, ServiceMethod, Trace, TraceHop, TraceProto,
 };
 use portolan_output::{Sink, XmlSink};
 use std::ffi::OsStr;
@@ -58,6 +58,7 @@ fn host(addr: &str, ports: Vec<PortResult>) -> HostResult {
         }),
         timed_out: false,
         answers_every_port: false,
+        trace: None,
     };
     host.sort_ports();
     host
@@ -95,7 +96,32 @@ fn big_v4_host() -> HostResult {
         },
     ];
     (h.status_reason, h.mac) = (Reason::ArpResponse, mac(Some("Example & Sons <Labs>")));
+    h.trace = Some(tcp_trace("198.18.0.2"));
     h
+}
+
+fn hop(ttl: u8, addr: Option<&str>, rtt_us: Option<u64>, host: Option<&str>) -> TraceHop {
+    TraceHop {
+        ttl,
+        addr: addr.map(|a| a.parse().expect("test address")),
+        rtt_us,
+        host: host.map(str::to_owned),
+    }
+}
+
+/// A TCP trace with a named hop, silent hops and an unmeasured one.
+fn tcp_trace(to: &str) -> Trace {
+    Trace {
+        proto: Some(TraceProto::Tcp),
+        port: Some(443),
+        hops: vec![
+            hop(1, Some("198.18.0.254"), Some(50), Some("gw & <co>.test")),
+            hop(2, None, None, None),
+            hop(3, None, None, None),
+            hop(4, Some("198.19.0.1"), None, None),
+            hop(5, Some(to), Some(1234), None),
+        ],
+    }
 }
 
 fn mac(vendor: Option<&str>) -> Option<MacAddress> {
@@ -129,6 +155,11 @@ fn v6_host() -> HostResult {
         ],
     );
     (h.status_reason, h.mac) = (Reason::NdResponse, mac(None));
+    h.trace = Some(Trace {
+        proto: Some(TraceProto::Icmp),
+        port: None,
+        hops: vec![hop(1, Some("2001:db8::2"), Some(80), None)],
+    });
     h
 }
 
@@ -289,8 +320,14 @@ fn ping_hosts() -> Vec<HostResult> {
     (arp.status_reason, arp.mac) = (Reason::ArpResponse, mac(Some("Example Networks")));
     let mut nd = host("2001:db8::11", vec![]);
     (nd.status_reason, nd.mac) = (Reason::NdResponse, mac(None));
+    arp.trace = Some(Trace {
+        proto: None,
+        port: None,
+        hops: vec![hop(1, Some("198.18.0.11"), Some(33), None)],
+    });
     let mut echo = host("198.18.1.7", vec![]);
     (echo.status_reason, echo.status_reason_ttl) = (Reason::EchoReply, Some(63));
+    echo.trace = Some(tcp_trace("198.18.1.7"));
     let mut local = host("198.18.0.1", vec![]);
     (local.status_reason, local.times) = (Reason::Localhost, None);
     let mut down = down_host();
@@ -460,4 +497,58 @@ fn ndiff_sees_one_changed_port_and_no_change_between_equal_runs() {
         "{}",
         String::from_utf8_lossy(&same.stdout)
     );
+}
+
+#[test]
+fn traces_are_written_where_the_dtd_puts_them() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("traced.xml");
+    write_xml(&path, OutputOptions::default(), &all_hosts(), None);
+    let text = std::fs::read_to_string(&path).expect("read xml");
+    assert!(
+        text.contains(
+            "</ports>\n<trace port=\"443\" proto=\"tcp\">\n\
+             <hop ttl=\"1\" ipaddr=\"198.18.0.254\" rtt=\"0.05\" host=\"gw &amp; &lt;co&gt;.test\"/>\n\
+             <hop ttl=\"4\" ipaddr=\"198.19.0.1\" rtt=\"--\"/>\n\
+             <hop ttl=\"5\" ipaddr=\"198.18.0.2\" rtt=\"1.23\"/>\n</trace>\n<times "
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("<trace>\n<hop ttl=\"1\" ipaddr=\"2001:db8::2\""),
+        "ICMPv6 is not named, as in Nmap: {text}"
+    );
+    let out = dtd_valid(&path);
+    assert!(
+        out.status.success(),
+        "xmllint rejected our XML:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn ndiff_reads_traced_hosts_and_sees_no_change_in_a_route_alone() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (a, b) = (dir.path().join("a.xml"), dir.path().join("b.xml"));
+    let options = OutputOptions::default();
+    write_xml(&a, options, &all_hosts(), None);
+    let mut rerouted = all_hosts();
+    rerouted[0].trace = Some(tcp_trace("198.18.0.2"));
+    if let Some(t) = rerouted[0].trace.as_mut() {
+        t.hops[0].addr = Some("198.18.0.253".parse().expect("test address"));
+    }
+    rerouted[1].trace = None;
+    write_xml(&b, options, &rerouted, None);
+    let same = run_tool("ndiff", &[a.as_os_str(), b.as_os_str()]);
+    assert_eq!(
+        same.status.code(),
+        Some(0),
+        "ndiff compares no routes:\n{}{}",
+        String::from_utf8_lossy(&same.stdout),
+        String::from_utf8_lossy(&same.stderr)
+    );
+    rerouted[0].ports.retain(|p| p.port != 22);
+    write_xml(&b, options, &rerouted, None);
+    let text = ndiff_differences(&a, &b);
+    assert!(text.contains("22/tcp"), "{text}");
 }

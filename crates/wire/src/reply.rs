@@ -169,6 +169,26 @@ pub fn parse_frame(frame: &[u8], link: LinkType) -> Result<Reply, ParseError> {
     Ok(reply)
 }
 
+/// The IPv4 identification field of the packet an ICMPv4 error quotes.
+///
+/// [`Quoted`] leaves it out; a traceroute keys it to tell its UDP probes
+/// apart, whose first 8 bytes carry nothing else of ours. `None` when
+/// `packet` (starting at its IP header) is not a well-formed ICMPv4 error
+/// quoting an IPv4 header: IPv6 headers have no identification. Never panics.
+pub fn quoted_ipv4_id(packet: &[u8]) -> Option<u16> {
+    let net = network_layer(packet, Lengths::Exact).ok()?;
+    if net.later_fragment || net.src.is_ipv6() || net.protocol != ipproto::ICMP {
+        return None;
+    }
+    let icmp_type = *net.payload.first()?;
+    if !is_icmp_error(icmp_type, false) {
+        return None;
+    }
+    let quote = net.payload.get(ICMP_ERROR_QUOTE..)?;
+    let header = quote.get(..field::ipv4::HEADER_LEN)?;
+    (header[field::ipv4::VER_IHL] >> 4 == 4).then(|| read16(header, field::ipv4::IDENT))
+}
+
 /// How to treat IP length fields.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Lengths {
@@ -675,6 +695,30 @@ mod tests {
         probe6[4..6].copy_from_slice(&[0, 0]); // payload length 0
         let packet = ipv6_packet(ROUTER6, US6, 58, &icmp_error(3, 0, &probe6[..48]));
         assert_eq!(quoted_of(parse_ip(&packet).unwrap()).dport, 443);
+    }
+
+    #[test]
+    fn quoted_ipv4_id_reads_the_quoted_header_not_the_outer_one() {
+        let probe = udp_probe(US4.into(), TARGET4.into(), b"x");
+        let exceeded = ipv4_packet(ROUTER4, US4, 1, 0, &icmp_error(11, 0, &probe[..28]));
+        assert_eq!(
+            quoted_ipv4_id(&exceeded),
+            Some(0x0101),
+            "not the outer 0x0007"
+        );
+        let unreachable = ipv4_packet(TARGET4, US4, 1, 0, &icmp_error(3, 3, &probe));
+        assert_eq!(quoted_ipv4_id(&unreachable), Some(0x0101));
+        for len in 0..exceeded.len() {
+            assert_eq!(quoted_ipv4_id(&exceeded[..len]), None, "length {len}");
+        }
+        let short_quote = ipv4_packet(ROUTER4, US4, 1, 0, &icmp_error(11, 0, &probe[..19]));
+        assert_eq!(quoted_ipv4_id(&short_quote), None);
+        let echo_reply = ipv4_packet(TARGET4, US4, 1, 0, &[0, 0, 0, 0, 0, 1, 0, 1]);
+        assert_eq!(quoted_ipv4_id(&echo_reply), None);
+        let probe6 = udp_probe(US6.into(), TARGET6.into(), b"");
+        let exceeded6 = ipv6_packet(ROUTER6, US6, 58, &icmp_error(3, 0, &probe6));
+        assert_eq!(quoted_ipv4_id(&exceeded6), None);
+        assert_eq!(quoted_ipv4_id(&probe), None, "a UDP packet quotes nothing");
     }
 
     #[test]
