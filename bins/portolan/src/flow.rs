@@ -176,8 +176,24 @@ pub fn execute(
             done.stats.interrupted = interrupted;
             // Names, then the reports (or the port scan) of the hosts found.
             up.sort_by_key(|h| h.target.addr);
+            let traces = if plan.traceroute && !interrupted {
+                trace_hosts(env, config, *raw, &up, paths, &phases, &mut done)?
+            } else {
+                HashMap::new()
+            };
             let mut ask: Vec<Target> = up.iter().map(|h| h.target.clone()).collect();
             ask.extend(held_down.iter().map(|h| h.target.clone()));
+            let mut hops: Vec<IpAddr> = traces
+                .values()
+                .flat_map(|t| t.hops.iter().filter_map(|h| h.addr))
+                .filter(|a| !known_addr(&up, *a))
+                .collect();
+            hops.sort();
+            hops.dedup();
+            ask.extend(hops.into_iter().map(|addr| Target {
+                addr,
+                hostname: None,
+            }));
             let found = lookup(plan.names.mode != NameMode::Never, &ask, &names, &phases);
             for h in held_down {
                 let mut r = down_result(&h, env);
@@ -211,6 +227,13 @@ pub fn execute(
                     r.mac = k.mac.clone();
                 }
                 add_names(r, &found);
+                if let Some(t) = traces.get(&r.addr) {
+                    let mut t = t.clone();
+                    for hop in &mut t.hops {
+                        hop.host = hop.addr.and_then(|a| found.get(&a).cloned());
+                    }
+                    r.trace = Some(t);
+                }
             };
             if plan.ping_only || interrupted {
                 if interrupted && !plan.ping_only {
@@ -250,6 +273,74 @@ pub fn execute(
             })
         }
     }
+}
+
+fn known_addr(up: &[Discovered], a: IpAddr) -> bool {
+    up.binary_search_by_key(&a, |h| h.target.addr).is_ok()
+}
+
+/// `--traceroute`: the route to each host found up, traced with the probe
+/// that found it (nothing is sent to on-link hosts: their route is themselves).
+fn trace_hosts(
+    env: &Env<'_>,
+    config: &portolan_engine::DiscoveryConfig,
+    raw: bool,
+    up: &[Discovered],
+    paths: &SharedPaths,
+    phases: &Phases,
+    done: &mut Done,
+) -> Result<HashMap<IpAddr, portolan_model::Trace>> {
+    use portolan_engine::trace::{TraceConfig, TraceMethod, TraceTarget, Tracer, TRACE_PORTS};
+    use portolan_engine::PingProbe;
+    if !raw {
+        eprintln!("Warning: --traceroute sends raw packets, which needs root or CAP_NET_RAW: no route traced.");
+        return Ok(HashMap::new());
+    }
+    let targets: Vec<TraceTarget> = up
+        .iter()
+        .filter_map(|h| {
+            let method = match h.probe? {
+                PingProbe::Neighbor => TraceMethod::OnLink { rtt: h.rtt },
+                PingProbe::Syn(p) => TraceMethod::Syn(p),
+                PingProbe::Ack(p) => TraceMethod::Ack(p),
+                PingProbe::Udp(port) => TraceMethod::Udp {
+                    port,
+                    payload: portolan_engine::payloads::udp_payload(port),
+                },
+                PingProbe::Icmp(_) => TraceMethod::Echo,
+                PingProbe::Connect(_) => return None,
+            };
+            Some(TraceTarget {
+                addr: h.target.addr,
+                method,
+                reply_ttl: h.ttl,
+                timeout: None,
+            })
+        })
+        .collect();
+    if targets.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let started = env.clock.now();
+    phases.line(&format!("Initiating Traceroute at {}", now_hm()));
+    let base = config.base_port + portolan_engine::probe::TRY_PORTS;
+    let cfg = TraceConfig::new(config.key, base);
+    let sent_to: Vec<IpAddr> = targets
+        .iter()
+        .filter(|t| !matches!(t.method, TraceMethod::OnLink { .. }))
+        .map(|t| t.addr)
+        .collect();
+    let mut net = RawNet::new(paths.clone(), base..=base + (TRACE_PORTS - 1));
+    let tracer = Tracer::new(cfg, targets);
+    let traces = discover::run_trace(tracer, &sent_to, env.clock, env.stop, &mut net, paths)?;
+    done.raw = merge(done.raw, Some(net.stats));
+    phases.done(
+        env,
+        "Traceroute",
+        started,
+        &format!("{} hosts", traces.len()),
+    );
+    Ok(traces)
 }
 
 fn lock(paths: &SharedPaths) -> std::sync::MutexGuard<'_, portolan_driver::paths::Paths> {

@@ -182,3 +182,46 @@ fn clear(ctx: &mut DiscoveryContext<'_>) {
         p.clear();
     }
 }
+
+/// Traces the route to each host of `tracer` (raw packets), until done or
+/// `stop`. The targets' paths are resolved first and forgotten after.
+pub fn run_trace(
+    mut tracer: portolan_engine::trace::Tracer,
+    addrs: &[std::net::IpAddr],
+    clock: &WallClock,
+    stop: &AtomicBool,
+    net: &mut RawNet,
+    paths: &SharedPaths,
+) -> io::Result<std::collections::HashMap<std::net::IpAddr, portolan_model::Trace>> {
+    paths
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .prepare(addrs);
+    let mut traces = std::collections::HashMap::new();
+    let result = (|| {
+        while !stop.load(Ordering::Relaxed) {
+            let now = clock.now();
+            while let Some(p) = tracer.poll_transmit(now) {
+                net.push_trace(&p)?;
+            }
+            net.flush()?;
+            while let Some((addr, trace)) = tracer.poll_event() {
+                traces.insert(addr, trace);
+            }
+            if tracer.is_finished() {
+                break;
+            }
+            let cap = Duration::from_millis(100);
+            let wait = tracer
+                .poll_timeout()
+                .map_or(cap, |t| t.saturating_duration_since(clock.now()).min(cap));
+            net.receive(wait, |pkt| tracer.handle_packet(clock.now(), pkt))?;
+            tracer.handle_timeout(clock.now());
+        }
+        Ok(())
+    })();
+    for a in addrs {
+        net.forget(*a);
+    }
+    result.map(|()| traces)
+}

@@ -130,6 +130,20 @@ impl RawNet {
     /// [`Path::on_link`]) and has a MAC; otherwise it is dropped (counted in
     /// `stats.dropped`).
     pub fn push(&mut self, spec: &ProbeSpec) -> io::Result<()> {
+        self.ip_id = self.ip_id.wrapping_add(1);
+        self.push_with(spec, TTL, self.ip_id)
+    }
+
+    /// A traceroute probe: the engine sets its TTL and IPv4 identification.
+    pub fn push_trace(&mut self, probe: &portolan_engine::trace::TraceProbe) -> io::Result<()> {
+        let spec = ProbeSpec {
+            dst: probe.dst,
+            kind: probe.kind,
+        };
+        self.push_with(&spec, probe.ttl, probe.ip_id)
+    }
+
+    fn push_with(&mut self, spec: &ProbeSpec, ttl: u8, ip_id: u16) -> io::Result<()> {
         let path = self
             .paths
             .lock()
@@ -144,12 +158,11 @@ impl RawNet {
         }
         // Replies come back on the path's interface, whichever way we send.
         self.socket(path.ifindex)?;
-        self.ip_id = self.ip_id.wrapping_add(1);
         let ip = IpParams {
             src: path.src,
             dst: spec.dst,
-            ttl: TTL,
-            ip_id: self.ip_id,
+            ttl,
+            ip_id,
         };
         let Ok(len) = build(&mut self.scratch, &ip, &spec.kind) else {
             self.stats.dropped += 1;
