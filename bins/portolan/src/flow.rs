@@ -137,7 +137,7 @@ pub fn execute(
                 socket_budget: env.socket_budget,
                 workers: env.workers,
             };
-            let engine_of = |t| Discovery::new(config.clone(), t);
+            let engine_of = |t| Discovery::new((**config).clone(), t);
             let mut on_host = |h: Discovered| -> std::io::Result<()> {
                 if h.up {
                     up.push(h);

@@ -66,7 +66,10 @@ pub enum Discover {
     /// `-sL`: list the targets, send them nothing.
     List,
     /// Probe each target; `raw` when the probes are raw packets.
-    Probe { raw: bool, config: DiscoveryConfig },
+    Probe {
+        raw: bool,
+        config: Box<DiscoveryConfig>,
+    },
 }
 
 /// Reverse DNS as the flags ask for it.
@@ -121,7 +124,7 @@ pub fn build(cli: &Cli, args: &str, start_time: u64, outputs: Outputs) -> Result
         _ if cli.no_ping => Discover::Skip,
         _ => Discover::Probe {
             raw: raw_discovery,
-            config: discovery_config(cli, &timing, raw_discovery, table)?,
+            config: Box::new(discovery_config(cli, &timing, raw_discovery, table)?),
         },
     };
     let names = names(cli)?;
