@@ -764,7 +764,7 @@ mod tests {
 
     fn probes_of(line: &str) -> (bool, DiscoveryConfig) {
         match plan_of(line).unwrap().discovery {
-            Discover::Probe { raw, config } => (raw, config),
+            Discover::Probe { raw, config } => (raw, *config),
             other => panic!("{line}: {other:?}"),
         }
     }
