@@ -119,8 +119,20 @@ pub fn build(cli: &Cli, args: &str, start_time: u64, outputs: Outputs) -> Result
     };
     let timing = timing(cli)?;
     let raw_discovery = raw_allowed && !cli.unprivileged;
+    let arp = raw_discovery && !cli.disable_arp_ping && !cli.send_ip;
     let discovery = match kind {
         RunKind::List => Discover::List,
+        // -Pn still asks on-link targets for their MAC address, as Nmap
+        // does; a target that does not answer ARP / ND is down.
+        _ if cli.no_ping && arp => {
+            let mut config = discovery_config(cli, &timing, raw_discovery, table)?;
+            config.probes.clear();
+            config.assume_up = true;
+            Discover::Probe {
+                raw: true,
+                config: Box::new(config),
+            }
+        }
         _ if cli.no_ping => Discover::Skip,
         _ => Discover::Probe {
             raw: raw_discovery,
@@ -313,6 +325,7 @@ fn discovery_config(
         probes,
         neighbor: raw && !cli.disable_arp_ping && !cli.send_ip,
         max_hosts,
+        assume_up: false,
     })
 }
 
@@ -821,7 +834,9 @@ mod tests {
         assert_eq!(p.run.kind, RunKind::List);
         assert!(matches!(p.discovery, Discover::List));
         assert!(p.config.raw.is_none(), "a list scan sends nothing");
-        let p = plan_of("portolan -Pn -n -sT 198.18.0.1").unwrap();
+        let p = plan_of("portolan -Pn -n -sT --unprivileged 198.18.0.1").unwrap();
+        assert!(matches!(p.discovery, Discover::Skip));
+        let p = plan_of("portolan -Pn -n -sT --disable-arp-ping 198.18.0.1").unwrap();
         assert!(matches!(p.discovery, Discover::Skip));
         assert_eq!(p.names.mode, NameMode::Never);
         let p = plan_of(

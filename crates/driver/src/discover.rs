@@ -88,7 +88,15 @@ pub fn run_raw_discovery(
             }
         }
         net.flush()?;
-        while let Some(h) = d.poll_event() {
+        while let Some(mut h) = d.poll_event() {
+            if h.up && h.mac.is_none() {
+                // Found by an IP probe: an on-link host's MAC is its next hop's.
+                let path = paths
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .get(h.target.addr);
+                h.mac = path.filter(|p| p.on_link).and_then(|p| p.mac);
+            }
             net.forget(h.target.addr);
             if let Some(mac) = h.mac.filter(|_| learn) {
                 paths

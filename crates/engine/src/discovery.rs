@@ -98,6 +98,9 @@ pub struct DiscoveryConfig {
     pub neighbor: bool,
     /// Hosts probed at once.
     pub max_hosts: usize,
+    /// `-Pn`: a target with nothing to probe is up (`user-set`); only
+    /// link-layer discovery of on-link targets still runs, as in Nmap.
+    pub assume_up: bool,
 }
 
 /// A target, with what the driver knows of its path.
@@ -375,7 +378,14 @@ impl Discovery {
         self.by_addr.entry(addr).or_insert(key);
         self.active.insert(key, host);
         if n == 0 {
-            self.finish(key, now, None);
+            let verdict = self.cfg.assume_up.then_some(Verdict {
+                reason: Reason::UserSet,
+                ttl: None,
+                mac: None,
+                rtt: None,
+                probe: None,
+            });
+            self.finish(key, now, verdict);
         } else {
             self.ready.push_back(key);
         }

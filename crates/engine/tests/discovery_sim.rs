@@ -174,6 +174,7 @@ fn config(probes: &[PingProbe]) -> DiscoveryConfig {
         probes: probes.to_vec(),
         neighbor: true,
         max_hosts: 4096,
+        assume_up: false,
     }
 }
 
@@ -362,6 +363,25 @@ fn without_neighbor_discovery_on_link_hosts_need_ip_answers() {
     assert_eq!(verdict(&o, v4(0, 11)), (true, Reason::EchoReply, Some(63)));
     assert!(o.found[&v4(0, 11)].mac.is_none());
     assert_eq!(verdict(&o, v4(0, 12)), (false, Reason::NoResponse, None));
+}
+
+#[test]
+fn skipping_discovery_still_asks_the_link() {
+    // -Pn: off-link targets are up unasked; on-link ones answer ARP or are down.
+    let (mut net, targets) = lab();
+    let mut cfg = config(&[]);
+    cfg.assume_up = true;
+    let o = run(&mut net, cfg, targets);
+    assert_eq!(verdict(&o, v4(0, 11)), (true, Reason::ArpResponse, None));
+    assert_eq!(verdict(&o, v4(0, 13)), (false, Reason::NoResponse, None));
+    for d in [14, 16, 18] {
+        assert_eq!(verdict(&o, v4(1, d)), (true, Reason::UserSet, None));
+    }
+    assert_eq!(
+        o.sent,
+        3 + 2,
+        "two ARP requests answered, three to the empty address"
+    );
 }
 
 #[test]
