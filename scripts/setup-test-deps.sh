@@ -3,7 +3,8 @@
 # only Rust, Python 3 and git: nmap (+ nmap.dtd) and ndiff as oracles, nftables for the
 # lab's drop/reject/loss rules, iproute2 for namespaces/veth/bridges, xmllint for DTD
 # validation, masscan as a benchmark peer, GNU time for peak RSS, ieee-data for the IEEE
-# MAC registry files that MAC vendor lookup reads (crates/oui). Idempotent: apt runs
+# MAC registry files that MAC vendor lookup reads (crates/oui), dnsmasq (the binary
+# alone, no system service) as the discovery lab's DNS server. Idempotent: apt runs
 # only when a tool is missing. Then checks that network namespaces, veth and nftables
 # really work here (they need root), and fails loudly if not.
 set -euo pipefail
@@ -23,6 +24,7 @@ declare -A PKG=(
     [/usr/share/nmap/nmap.dtd]=nmap-common
     [/usr/share/ieee-data/oui.csv]=ieee-data
     [timeout]=coreutils
+    [dnsmasq]=dnsmasq-base
     [python3]=python3
 )
 

@@ -477,3 +477,168 @@ pub fn assert_none(what: &str, bad: &[String]) {
         shown.join("\n  ")
     );
 }
+
+/// Readers for host discovery results in Nmap's XML: each `<host>`'s status with its
+/// reason and TTL, MAC address and vendor, PTR names, ports and trace, and the
+/// `<runstats><hosts>` counts. Only the discovery tests use them (other test files
+/// include this module without allowing dead code, hence the allow).
+#[allow(dead_code)]
+pub mod hosts {
+    use std::collections::BTreeMap;
+    use std::fs;
+    use std::net::IpAddr;
+
+    use super::{expand_ports, xml_host_ports, Seen};
+
+    /// One answering TTL of a `<trace>`.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct Hop {
+        pub ttl: u32,
+        pub ipaddr: String,
+        pub host: Option<String>,
+    }
+
+    /// One `<host>` element (not `<hosthint>`).
+    #[derive(Debug, Clone)]
+    pub struct XmlHost {
+        /// The IPv4 or IPv6 address.
+        pub addr: String,
+        pub state: String,
+        pub reason: String,
+        pub reason_ttl: Option<u32>,
+        /// `<address addrtype="mac">`, as written.
+        pub mac: Option<String>,
+        pub vendor: Option<String>,
+        /// Names of `type="PTR"`, in document order.
+        pub ptr_names: Vec<String>,
+        /// Every `<hostname>` as (name, type).
+        pub names: Vec<(String, String)>,
+        pub ports: BTreeMap<u16, Seen>,
+        pub trace: Vec<Hop>,
+    }
+
+    impl XmlHost {
+        pub fn is_up(&self) -> bool {
+            self.state == "up"
+        }
+    }
+
+    /// A whole run: its hosts in document order and the `<runstats><hosts>` counts.
+    #[derive(Debug, Clone)]
+    pub struct XmlRun {
+        pub hosts: Vec<XmlHost>,
+        pub up: u64,
+        pub down: u64,
+        pub total: u64,
+    }
+
+    impl XmlRun {
+        /// The host whose address equals `addr` by value (IPv6 has many spellings).
+        pub fn host(&self, addr: &str) -> Option<&XmlHost> {
+            let want: Option<IpAddr> = addr.parse().ok();
+            self.hosts
+                .iter()
+                .find(|h| h.addr == addr || (want.is_some() && h.addr.parse().ok() == want))
+        }
+
+        /// Addresses of the hosts reported up, as written.
+        pub fn up_addrs(&self) -> Vec<String> {
+            let up = self.hosts.iter().filter(|h| h.is_up());
+            up.map(|h| h.addr.clone()).collect()
+        }
+    }
+
+    fn attr_u64(node: roxmltree::Node, name: &str) -> u64 {
+        let v = node.attribute(name).and_then(|s| s.parse().ok());
+        v.unwrap_or_else(|| panic!("<{}> lacks a numeric {name}", node.tag_name().name()))
+    }
+
+    fn child<'a>(node: roxmltree::Node<'a, 'a>, tag: &str) -> Option<roxmltree::Node<'a, 'a>> {
+        node.children().find(|n| n.has_tag_name(tag))
+    }
+
+    fn trace_of(host: roxmltree::Node) -> Vec<Hop> {
+        let Some(trace) = child(host, "trace") else {
+            return Vec::new();
+        };
+        let hops = trace.children().filter(|n| n.has_tag_name("hop"));
+        hops.map(|h| Hop {
+            ttl: attr_u64(h, "ttl") as u32,
+            ipaddr: h.attribute("ipaddr").unwrap_or_default().to_string(),
+            host: h.attribute("host").map(str::to_string),
+        })
+        .collect()
+    }
+
+    fn names_of(host: roxmltree::Node) -> Vec<(String, String)> {
+        let Some(list) = child(host, "hostnames") else {
+            return Vec::new();
+        };
+        let names = list.children().filter(|n| n.has_tag_name("hostname"));
+        names
+            .map(|n| {
+                let name = n.attribute("name").expect("hostname@name").to_string();
+                (name, n.attribute("type").unwrap_or_default().to_string())
+            })
+            .collect()
+    }
+
+    fn host_of(host: roxmltree::Node, scanned: &[u16]) -> XmlHost {
+        let status = child(host, "status").expect("host/status");
+        let addrs: Vec<_> = host
+            .children()
+            .filter(|n| n.has_tag_name("address"))
+            .collect();
+        let ip = addrs
+            .iter()
+            .find(|a| matches!(a.attribute("addrtype"), Some("ipv4" | "ipv6")));
+        let mac = addrs
+            .iter()
+            .find(|a| a.attribute("addrtype") == Some("mac"));
+        let names = names_of(host);
+        let ptr = names.iter().filter(|(_, t)| t == "PTR");
+        XmlHost {
+            addr: ip
+                .and_then(|a| a.attribute("addr"))
+                .expect("host/address@addr (ipv4 or ipv6)")
+                .to_string(),
+            state: status.attribute("state").expect("status@state").to_string(),
+            reason: status.attribute("reason").unwrap_or_default().to_string(),
+            reason_ttl: status.attribute("reason_ttl").and_then(|s| s.parse().ok()),
+            mac: mac.and_then(|a| a.attribute("addr")).map(str::to_string),
+            vendor: mac.and_then(|a| a.attribute("vendor")).map(str::to_string),
+            ptr_names: ptr.map(|(n, _)| n.clone()).collect(),
+            names: names.clone(),
+            ports: xml_host_ports(host, scanned),
+            trace: trace_of(host),
+        }
+    }
+
+    /// Parses a whole Nmap-format XML document (such as `-oX -` output).
+    pub fn parse_xml_run(text: &str) -> XmlRun {
+        let opts = roxmltree::ParsingOptions {
+            allow_dtd: true,
+            ..Default::default()
+        };
+        let doc = roxmltree::Document::parse_with_options(text, opts)
+            .unwrap_or_else(|e| panic!("not XML: {e}\n{text}"));
+        let info = doc.descendants().find(|n| n.has_tag_name("scaninfo"));
+        let services = info.and_then(|i| i.attribute("services"));
+        let scanned = services.map(expand_ports).unwrap_or_default();
+        let hosts = doc.descendants().filter(|n| n.has_tag_name("host"));
+        let hosts = hosts.map(|h| host_of(h, &scanned)).collect();
+        let counts = doc.descendants().find(|n| n.has_tag_name("hosts"));
+        let counts = counts.unwrap_or_else(|| panic!("no <runstats><hosts> in\n{text}"));
+        XmlRun {
+            hosts,
+            up: attr_u64(counts, "up"),
+            down: attr_u64(counts, "down"),
+            total: attr_u64(counts, "total"),
+        }
+    }
+
+    pub fn read_xml_run(path: &str) -> XmlRun {
+        let text = fs::read_to_string(path).unwrap_or_else(|e| panic!("read {path}: {e}"));
+        parse_xml_run(&text)
+    }
+}
