@@ -171,10 +171,12 @@ fn without_raw_privileges_syn_falls_back_and_udp_is_refused() {
 fn a_running_scan_holds_only_the_privileges_it_needs() {
     let lab = Lab::up("privs");
     let h1 = lab.host("h1");
-    let status_of = |flag: &str| {
+    let status_of = |flags: &[&str]| {
+        let flag = flags.join(" ");
         // `ip netns exec` execs the scanner itself: the child is portolan.
         let mut child = std::process::Command::new("ip")
-            .args(["netns", "exec", &lab.scanner_ns, common::PORTOLAN, flag])
+            .args(["netns", "exec", &lab.scanner_ns, common::PORTOLAN])
+            .args(flags)
             .args(["-Pn", "-n", "--max-rate", "40", "-p", "1-120", &h1.v4])
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
@@ -203,15 +205,21 @@ fn a_running_scan_holds_only_the_privileges_it_needs() {
     };
     let net_raw = "0000000000002000".to_string();
     assert_eq!(
-        status_of("-sS"),
-        (net_raw.clone(), net_raw, "1".to_string()),
+        status_of(&["-sS"]),
+        (net_raw.clone(), net_raw.clone(), "1".to_string()),
         "-sS keeps CAP_NET_RAW only"
+    );
+    // -Pn still asks the segment by ARP (raw packets), as Nmap does.
+    assert_eq!(
+        status_of(&["-sT"]),
+        (net_raw.clone(), net_raw, "1".to_string()),
+        "-sT -Pn on a segment keeps CAP_NET_RAW for ARP"
     );
     let none = "0000000000000000".to_string();
     assert_eq!(
-        status_of("-sT"),
+        status_of(&["-sT", "--disable-arp-ping"]),
         (none.clone(), none, "1".to_string()),
-        "-sT keeps nothing"
+        "-sT -Pn --disable-arp-ping sends no raw packet and keeps nothing"
     );
 }
 
