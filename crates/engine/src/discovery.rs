@@ -719,7 +719,11 @@ impl Discovery {
         };
         let first = host.first_sent[rec.probe as usize];
         if rec.sent < now {
+            let before = self.rtt.timeout();
             self.rtt.sample(now - rec.sent, &self.cfg.timing);
+            if self.rtt.timeout() * 2 < before {
+                self.shorten_deadlines();
+            }
         }
         self.group.on_answer(first, rec.try_idx > 0);
     }
@@ -766,6 +770,19 @@ impl Discovery {
         if host.exhausted() {
             self.finish(rec.host, now, None);
         }
+    }
+
+    /// The round trip turned out far shorter than assumed (typically at the
+    /// first answer, against the initial one-second guess): probes already
+    /// out wait the new timeout from their send time, not the old guess, so
+    /// a segment of empty addresses is not held up by it.
+    fn shorten_deadlines(&mut self) {
+        let timeout = self.rtt.timeout();
+        self.deadlines = self
+            .outstanding
+            .iter()
+            .map(|(id, o)| Reverse((o.sent + timeout, *id)))
+            .collect();
     }
 
     fn take(&mut self, id: u64) -> Option<Out> {

@@ -507,3 +507,40 @@ fn lossy_path_still_finds_its_hosts() {
         .collect();
     assert_eq!(up, live.into_iter().collect::<HashSet<_>>());
 }
+
+/// An ARP sweep of a /24 with a few hosts: once the first answer shows the
+/// real round trip, the empty addresses' tries wait that, not the initial
+/// one-second guess.
+#[test]
+fn arp_sweep_of_a_segment_waits_the_measured_round_trip() {
+    let live: Vec<IpAddr> = [11, 57, 103, 160, 222].iter().map(|d| v4(64, *d)).collect();
+    let hosts = live
+        .iter()
+        .map(|a| {
+            let h = Host {
+                on_link: true,
+                arp: true,
+                ..Host::default()
+            };
+            (*a, h)
+        })
+        .collect();
+    let mut net = Net {
+        hosts,
+        rtt: Duration::from_micros(200),
+        loss_pct: 0,
+        rng: 3,
+        forge: false,
+    };
+    let targets: Vec<DiscoveryTarget> = (0..=255u8).map(|d| target(v4(64, d), true)).collect();
+    let o = run(&mut net, config(&PingProbe::RAW_DEFAULT), targets);
+    let up: Vec<IpAddr> = o
+        .found
+        .values()
+        .filter(|d| d.up)
+        .map(|d| d.target.addr)
+        .collect();
+    assert_eq!(up, live);
+    // Three tries of the minimum timeout (100 ms), not of the initial 500 ms.
+    assert!(o.elapsed < Duration::from_millis(450), "{:?}", o.elapsed);
+}
