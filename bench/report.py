@@ -10,7 +10,9 @@ scenario, tool, run, exit code, XML file, `/usr/bin/time -v` file, log file, vet
 counter samples, timeout) and the files those lines name, plus the target's kernel
 counters before and after each run (nstat). Every (host, port) of a scenario is compared
 with the truth, so one wrong state shows; masscan reports open ports only and is scored
-on those alone. Output cut short by a timeout is scored as far as it goes. Stdlib only.
+on those alone. Host discovery scenarios (D1, D2) are scored on the set of hosts
+reported up instead. Output cut short by a timeout is scored as far as it goes. Stdlib
+only.
 """
 
 import ipaddress
@@ -160,6 +162,32 @@ def score(scenario, tool, xml_path):
     return out
 
 
+def score_discovery(scenario, xml_path):
+    """Compare the hosts a -sn run reported up with the live ones."""
+    try:
+        root, complete = load_root(xml_path)
+    except (OSError, ET.ParseError) as err:
+        return {"error": "no readable XML (%s)" % err.__class__.__name__}
+    want = {ipaddress.ip_address(a) for a in scenario["up"]}
+    up = set()
+    for host in root.iter("host"):
+        status, addr = host.find("status"), host_addr(host)
+        if status is not None and status.get("state") == "up" and addr:
+            up.add(ipaddress.ip_address(addr))
+    counts = root.find("runstats/hosts")
+    total = int(counts.get("total", 0)) if counts is not None else None
+    return {"up_found": len(up & want), "up_expected": len(want),
+            "false_up": len(up - want), "missed": sorted(str(a) for a in want - up),
+            "hosts_total": total, "complete": complete}
+
+
+def score_key(s):
+    """Worst first: fewest right, then most wrong."""
+    if "up_found" in s:
+        return (s["up_found"], -s["false_up"])
+    return (s.get("correct", 0), s["open_found"], -s["false_open"])
+
+
 # --------------------------------------------------------------------------- runs
 
 def read_time_v(path):
@@ -266,12 +294,14 @@ def tool_row(scenario, tool, runs):
            "timed_out": [r["limit"] for r in runs if r["rc"] in TIMED_OUT],
            "wall": statistics.median(walls) if walls else None,
            "rss_mib": max(rss) / 1024 if rss else None}
-    scores = [score(scenario, tool, r["xml"]) for r in runs]
+    if scenario.get("kind") == "discovery":
+        scores = [score_discovery(scenario, r["xml"]) for r in runs]
+    else:
+        scores = [score(scenario, tool, r["xml"]) for r in runs]
     good = [s for s in scores if "error" not in s]
     row["partial"] = len(good) > 0 and any(r["rc"] != 0 for r in runs)
     if good:
-        row.update(min(good, key=lambda s: (s.get("correct", 0), s["open_found"],
-                                             -s["false_open"])))
+        row.update(min(good, key=score_key))
     elif scores:
         row["error"] = scores[0]["error"]
     for key in ("tx", "rx"):
@@ -339,11 +369,45 @@ def results_table(rows):
     return lines
 
 
-def pps_table(rows):
-    lines = ["", "Packets on the scanner's veth during each run, sampled every 0.1 s (sent "
-             "includes the scanner kernel's RSTs to SYN-ACKs it did not expect, for portolan "
-             "and nmap, and masscan's own RSTs; received includes the 10/s nudge datagrams "
-             "of masscan's runs):", "",
+def discovery_table(rows):
+    lines = ["| tool | wall s (median) | peak RSS MiB | up found / expected | false up "
+             "| addresses in runstats | runs ok |", "|---|---:|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        if "up_found" in r:
+            found = "%d / %d" % (r["up_found"], r["up_expected"])
+            if r["missed"]:
+                found += " (missed %s)" % ", ".join(r["missed"])
+            false_up, total = str(r["false_up"]), fmt(r["hosts_total"], "d")
+        else:
+            found = false_up = total = r.get("error", "n/a")
+        lines.append("| %s | %s | %s | %s | %s | %s | %d/%d |" % (
+            r["tool"], wall_text(r), fmt(r["rss_mib"], ".1f"), found, false_up, total,
+            r["ok"], r["runs"]))
+    return lines
+
+
+def all_found(r):
+    return (r is not None and "up_found" in r and r["up_found"] == r["up_expected"]
+            and r["false_up"] == 0 and not r.get("partial"))
+
+
+def verdict_discovery(rows):
+    p, n = rows.get("portolan"), rows.get("nmap")
+    lines = [ratio_line(p, n, "nmap")[1]]
+    for label, r in (("portolan", p), ("nmap", n)):
+        if r is not None:
+            lines.append("%s found exactly the live hosts: %s" % (label, yes_no(all_found(r))))
+    return lines
+
+
+PPS_NOTE = (" (sent includes the scanner kernel's RSTs to SYN-ACKs it did not expect, for "
+            "portolan and nmap, and masscan's own RSTs; received includes the 10/s nudge "
+            "datagrams of masscan's runs)")
+
+
+def pps_table(rows, note=PPS_NOTE):
+    lines = ["", "Packets on the scanner's veth during each run, sampled every 0.1 s%s:" % note,
+             "",
              "| tool | sent | received | sent/s over the wall time | peak sent/s (%g s) "
              "| peak received/s (%g s) |" % (PEAK_WINDOW_S, PEAK_WINDOW_S), "|---|---:|---:|---:|---:|---:|"]
     for r in rows:
@@ -472,24 +536,29 @@ def verdict_R4(scenario, rows):
     return lines
 
 
+def port_verdict(name, scenario, rows):
+    if name.startswith("connect"):
+        return verdict_connect(rows)
+    if name == "R4":
+        return verdict_R4(scenario, rows)
+    verdicts = {"R1": verdict_R1, "R2": verdict_R2, "R3": verdict_R3}
+    return verdicts[name](rows) if name in verdicts else []
+
+
 def scenario_section(name, scenario, rows, commands):
     lines = ["## %s" % scenario["title"], "", scenario["description"], ""]
     for r in rows.values():
         cmd = commands.get((scenario.get("runs_key", name), r["tool"]), "")
         lines.append("- `%s`" % cmd)
-    lines += [""] + results_table(list(rows.values())) + [""]
-    if name.startswith("connect"):
-        lines += verdict_connect(rows)
-    elif name == "R1":
-        lines += verdict_R1(rows)
-    elif name == "R2":
-        lines += verdict_R2(rows)
-    elif name == "R3":
-        lines += verdict_R3(rows)
-    elif name == "R4":
-        lines += verdict_R4(scenario, rows)
+    if scenario.get("kind") == "discovery":
+        lines += [""] + discovery_table(list(rows.values())) + [""]
+        lines += verdict_discovery(rows)
+    else:
+        lines += [""] + results_table(list(rows.values())) + [""]
+        lines += port_verdict(name, scenario, rows)
     if scenario.get("pps"):
-        lines += pps_table(list(rows.values()))
+        note = "" if scenario.get("kind") == "discovery" else PPS_NOTE
+        lines += pps_table(list(rows.values()), note)
     if scenario.get("kernel"):
         lines += ["", "Target kernel counters during the last run of each tool (nstat deltas%s):"
                   % scenario.get("kernel_note", ""), ""] + \
@@ -617,6 +686,35 @@ def main(argv):
 
 # ---------------------------------------------------------------- scenarios.json
 
+def discovery_meta(env):
+    """D1 and D2: which addresses answer, from bench/run.sh's environment."""
+    d1 = env["BENCH_D1_HOSTS"].split()
+    d2 = env["BENCH_D2_HOSTS"].split()
+    cmd = "`-sn -n -T4` (each tool's default privileged probes, no reverse DNS)"
+    return {
+        "D1": {"title": "D1: host discovery of the scanner's own /24 (ARP)", "kind": "discovery",
+               "description": "%s on the scanner's segment, %s: the target (%s) and five "
+                              "more hosts (%s; each a namespace with a macvlan of its own "
+                              "MAC on the target's link), and the scanner itself (%s), "
+                              "which both tools report up; nothing else answers ARP."
+                              % (cmd, env["BENCH_D1_NET"], env["BENCH_TGT_IP"], ", ".join(d1),
+                                 env["BENCH_SCAN_IP"]),
+               "targets": env["BENCH_D1_NET"], "ports": "",
+               "up": [env["BENCH_SCAN_IP"], env["BENCH_TGT_IP"]] + d1,
+               "tools": ["portolan", "nmap"], "pps": True},
+        "D2": {"title": "D2: host discovery of a /16 beyond a router", "kind": "discovery",
+               "description": "%s of %s, which the target namespace routes: five live hosts "
+                              "(%s) on veth links of their own; %s drops ICMP echo and "
+                              "timestamp requests (only TCP probes find it); the router "
+                              "answers every packet for any other address with an ICMP "
+                              "host unreachable (nft reject on its route to an unused link, "
+                              "no ICMP rate limit), as a router whose ARP fails does."
+                              % (cmd, env["BENCH_D2_NET"], ", ".join(d2), env["BENCH_D2_QUIET"]),
+               "targets": env["BENCH_D2_NET"], "ports": "", "up": d2,
+               "tools": ["portolan", "nmap"], "pps": True},
+    }
+
+
 def write_meta(path):
     """The truth of every scenario run, from bench/run.sh's environment."""
     env = os.environ
@@ -682,6 +780,7 @@ def write_meta(path):
                               "198.19.0.0/16 (65536 addresses), portolan and nmap.",
                "sizes": {"/20": dict(r3, targets="198.19.0.0/20"),
                          "/16": dict(r3, targets="198.19.0.0/16", fallback="R3")}}
+    s.update(discovery_meta(env))
     meta = {
         "date": env["BENCH_DATE"], "nproc": env["BENCH_NPROC"], "cpu": env["BENCH_CPU"],
         "mem": env["BENCH_MEM"], "kernel": env["BENCH_KERNEL"], "load": env["BENCH_LOAD"],

@@ -4,7 +4,7 @@
 #
 #   bash bench/run.sh [--runs N] [--scenario all|NAME[,NAME...]] [--timeout SECONDS]
 #                     [--nmap-timeout SECONDS] [--masscan-rate PPS]
-#                     [--masscan-max-rate PPS] [--out FILE]
+#                     [--masscan-max-rate PPS] [--tools LIST] [--out FILE]
 #
 # Scenarios (names are case-insensitive; 1 and 2 stand for connect-1 and connect-2):
 #   connect-1  all 65535 TCP ports of 198.18.64.2, -sT (portolan, nmap).
@@ -15,6 +15,15 @@
 #   R3  ports 22,80,443 of each of the 65536 addresses of 198.19.0.0/16, -sS (as R1).
 #   R4  -sU --top-ports 100 of 198.18.64.2 under Linux's default ICMP rate limit.
 #   R5  peak RSS of R3 at /20 and /16 (portolan, nmap); reuses R3's /16 runs.
+#   D1  host discovery (-sn -n -T4) of the scanner's own /24, 198.18.64.0/24, where
+#       the target and five more hosts live (ARP), portolan vs nmap.
+#   D2  host discovery (-sn -n -T4) of 198.19.0.0/16 beyond a router (the target
+#       namespace routes it) with five live hosts, portolan vs nmap. Nmap 7.93 sends
+#       100-200 probes/s here and had covered less than half of the /16 after 1800 s
+#       (2 CPUs): unless --nmap-timeout allows well over an hour, its time is a lower
+#       bound and its hosts are those it reached.
+# --tools portolan,nmap,masscan picks the tools (default: all three; without portolan
+# nothing is built).
 # Network (namespaces pb<pid>-scan and pb<pid>-tgt, one veth pair; the root namespace is
 # never touched): scanner 198.18.64.1/24, target 198.18.64.2/24; 198.19.0.0/16 is routed
 # to the target, which holds it as a local route on lo so every address answers. Truth:
@@ -22,6 +31,14 @@
 # 198.19.x.y has 22 and 80 open (in R3/R5 80 only on even addresses: odd ones
 # nft-reject with a RST) and everything else closed; UDP 53,123,161 of 198.18.64.2
 # answer (bench/udp_answer.py) and every other UDP port is closed.
+# D1 adds five namespaces P-l1..l5 on the scanner's segment (macvlans on the target's
+# eth0, each with its own MAC): 198.18.64.11, .57, .103, .160, .222. D2 turns the target
+# into a router for 198.19.0.0/16 (its local route and the sweep's answers are put back
+# afterwards) that answers every packet for an empty address with an ICMP host
+# unreachable (nft reject, no ICMP rate limit); five namespaces P-r1..r5 hang off it by
+# veth pairs: 198.19.0.1, 198.19.37.42, 198.19.128.7, 198.19.200.200 (nft drops ICMP
+# echo and timestamp requests: only TCP probes find it) and 198.19.255.254. The
+# scanner's own address counts as up in D1, as both tools report it.
 # Each run is bounded by `timeout` (nmap by --nmap-timeout); wall time and peak RSS come
 # from /usr/bin/time -v, packet counts from the scanner's veth counters, and every port
 # state is scored against the truth (bench/report.py). Raw outputs stay in
@@ -32,7 +49,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$(pwd)
 
 CMDLINE="bench/run.sh${*:+ $*}"
-ALL_SCENARIOS="connect-1 connect-2 R1 R2 R3 R4 R5"
+ALL_SCENARIOS="connect-1 connect-2 R1 R2 R3 R4 R5 D1 D2"
 RUNS=1
 SCENARIOS=$ALL_SCENARIOS
 TOOL_TIMEOUT=600
@@ -48,7 +65,7 @@ canonical() {
     case "${1,,}" in
         1|connect-1) echo connect-1 ;;
         2|connect-2) echo connect-2 ;;
-        r[1-5]) echo "${1^^}" ;;
+        r[1-5]|d[12]) echo "${1^^}" ;;
         *) return 1 ;;
     esac
 }
@@ -69,6 +86,20 @@ pick_scenarios() {
     return 0
 }
 
+TOOLS=(portolan nmap masscan)
+
+pick_tools() {
+    local t
+    TOOLS=()
+    for t in ${1//,/ }; do
+        case $t in
+            portolan|nmap|masscan) TOOLS+=("$t") ;;
+            *) die "unknown tool $t (portolan, nmap, masscan)" ;;
+        esac
+    done
+    ((${#TOOLS[@]})) || die "--tools needs a name"
+}
+
 while (($#)); do
     case "$1" in
         --runs) RUNS=$2; shift 2 ;;
@@ -77,6 +108,7 @@ while (($#)); do
         --nmap-timeout) NMAP_TIMEOUT=$2; shift 2 ;;
         --masscan-rate) MASSCAN_RATE=$2; shift 2 ;;
         --masscan-max-rate) MASSCAN_MAX_RATE=$2; shift 2 ;;
+        --tools) pick_tools "$2"; shift 2 ;;
         --out) REPORT=$(realpath -m "$2"); shift 2 ;;
         -h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1' "$0"; exit 0 ;;
         *) die "unknown argument $1" ;;
@@ -116,8 +148,18 @@ UDP_OPEN="53 123 161"
 ICMP_BURST=6
 LISTENER_PID=""
 UDP_PID=""
+D2_RATEMASK=6160
 SAMPLER_PID=""
 NUDGE_PID=""
+# Host discovery scenarios (D1, D2).
+D1_NET=198.18.64.0/24
+D1_HOSTS="198.18.64.11 198.18.64.57 198.18.64.103 198.18.64.160 198.18.64.222"
+D2_NET=$SWEEP
+D2_HOSTS="198.19.0.1 198.19.37.42 198.19.128.7 198.19.200.200 198.19.255.254"
+D2_QUIET=198.19.200.200
+# The router's (the target's) address on every link to a D2 host.
+D2_LINK=198.18.65.1
+PING=(-sn -n -T4)
 
 log() { echo "bench: $*" >&2; }
 
@@ -135,7 +177,7 @@ teardown() {
     stop_pid "$LISTENER_PID"
     stop_pid "$UDP_PID"
     SAMPLER_PID="" NUDGE_PID="" LISTENER_PID="" UDP_PID=""
-    for ns in "$SCAN" "$TGT"; do
+    for ns in $(ip netns list 2>/dev/null | awk -v p="$P-" 'index($1, p) == 1 {print $1}'); do
         # Whatever still runs inside our own namespaces (a hung scan) is ours to stop.
         for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -9 "$pid" 2>/dev/null; done
         ip netns del "$ns" 2>/dev/null
@@ -309,7 +351,6 @@ run_tool() {
 MASSCAN=(masscan -e eth0 --adapter-ip "$SCAN_IP" --adapter-mac "$SCAN_MAC"
          --router-mac "$TGT_MAC" --adapter-port "$MASSCAN_PORT" --wait 1)
 SYN=(-sS -Pn -n -T4)
-TOOLS=(portolan nmap masscan)
 
 have_tool() { [[ " ${TOOLS[*]} " == *" $1 "* ]]; }
 
@@ -431,6 +472,139 @@ scenario_R4() {
     echo "$ports" >"$OUT/R4-ports.txt"
 }
 
+# D1: five more hosts on the scanner's segment, each a namespace with a macvlan on the
+# target's eth0 (its own MAC, so each answers ARP for itself alone).
+add_segment_hosts() {
+    local i=0 addr ns
+    for addr in $D1_HOSTS; do
+        i=$((i + 1))
+        ns="$P-l$i"
+        ip netns add "$ns"
+        ip -n "$ns" link set lo up
+        ip -n "$TGT" link add link eth0 name "mv$i" type macvlan mode bridge
+        ip -n "$TGT" link set "mv$i" netns "$ns"
+        ip -n "$ns" link set "mv$i" name eth0
+        ip -n "$ns" link set eth0 address "$(printf '02:00:c6:12:40:%02x' $((0x10 + i)))"
+        ip -n "$ns" addr add "$addr/24" dev eth0
+        ip -n "$ns" link set eth0 up
+    done
+}
+
+del_namespaces() {  # del_namespaces INFIX : removes $P-INFIX1, $P-INFIX2, ...
+    local ns
+    for ns in $(ip netns list | awk -v p="$P-$1" 'index($1, p) == 1 {print $1}'); do
+        ip netns del "$ns"
+    done
+}
+
+# D2: the target routes 198.19.0.0/16 instead of answering for all of it: five hosts on
+# point-to-point veths; the rest is routed to a veth going nowhere (both ends in the
+# target), where nft rejects every packet with an ICMP host unreachable, as a router
+# whose ARP fails does, with no ICMP rate limit (the mask is put back afterwards).
+add_routed_hosts() {
+    local i=0 addr ns
+    D2_RATEMASK=$(ip netns exec "$TGT" cat /proc/sys/net/ipv4/icmp_ratemask)
+    ip -n "$TGT" route del local "$SWEEP" dev lo table local
+    ip -n "$TGT" link add d2sink type veth peer name d2sinkp
+    ip -n "$TGT" link set d2sink up
+    ip -n "$TGT" link set d2sinkp up
+    ip -n "$TGT" route add "$D2_NET" dev d2sink
+    ip netns exec "$TGT" sh -c 'echo 1 > /proc/sys/net/ipv4/ip_forward;
+        echo 0 > /proc/sys/net/ipv4/icmp_ratemask'
+    ip netns exec "$TGT" nft -f - <<EOF
+table ip d2 {
+    chain empties {
+        type filter hook forward priority 0; policy accept;
+        oifname "d2sink" reject with icmp type host-unreachable
+    }
+}
+EOF
+    for addr in $D2_HOSTS; do
+        i=$((i + 1))
+        ns="$P-r$i"
+        ip netns add "$ns"
+        ip -n "$ns" link set lo up
+        ip -n "$TGT" link add "r$i" type veth peer name eth0 netns "$ns"
+        ip -n "$TGT" addr add "$D2_LINK/32" dev "r$i"
+        ip -n "$TGT" link set "r$i" up
+        ip -n "$TGT" route add "$addr/32" dev "r$i"
+        ip -n "$ns" addr add "$addr/32" dev eth0
+        ip -n "$ns" link set eth0 up
+        ip -n "$ns" route add "$D2_LINK/32" dev eth0
+        ip -n "$ns" route add default via "$D2_LINK"
+        [[ $addr == "$D2_QUIET" ]] && ip netns exec "$ns" nft -f - <<EOF
+table ip quiet {
+    chain in {
+        type filter hook input priority 0; policy accept;
+        icmp type { echo-request, timestamp-request } drop
+    }
+}
+EOF
+    done
+    return 0
+}
+
+del_routed_hosts() {
+    del_namespaces r
+    ip netns exec "$TGT" nft delete table ip d2
+    ip -n "$TGT" link del d2sink
+    ip netns exec "$TGT" sh -c "echo 0 > /proc/sys/net/ipv4/ip_forward;
+        echo $D2_RATEMASK > /proc/sys/net/ipv4/icmp_ratemask"
+    ip -n "$TGT" route add local "$SWEEP" dev lo
+}
+
+# check_reach ADDR... : every address answers a TCP connect to a closed port with a
+# RST (bounded: 5 tries of 1 s each); fails loudly otherwise.
+check_reach() {
+    ip netns exec "$SCAN" python3 -c '
+import socket, sys, time
+bad = []
+for addr in sys.argv[1:]:
+    for _ in range(5):
+        s = socket.socket()
+        s.settimeout(1.0)
+        try:
+            s.connect((addr, 9))
+            break
+        except ConnectionRefusedError:
+            break
+        except OSError:
+            time.sleep(0.2)
+        finally:
+            s.close()
+    else:
+        bad.append(addr)
+if bad:
+    sys.exit("bench: no answer from " + " ".join(bad))' "$@"
+}
+
+# ping_round SCENARIO RUN NET : portolan and nmap -sn, one after the other.
+ping_round() {
+    local scen=$1 n=$2 net=$3 tool
+    for tool in portolan nmap; do
+        have_tool "$tool" && run_tool "$scen" "$tool" "$n" "$tool" "${PING[@]}" "$net"
+    done
+    return 0
+}
+
+scenario_D1() {
+    local n
+    add_segment_hosts
+    # shellcheck disable=SC2086
+    check_reach $D1_HOSTS
+    for n in $(seq "$RUNS"); do ping_round D1 "$n" "$D1_NET"; done
+    del_namespaces l
+}
+
+scenario_D2() {
+    local n
+    add_routed_hosts
+    # shellcheck disable=SC2086
+    check_reach $D2_HOSTS
+    for n in $(seq "$RUNS"); do ping_round D2 "$n" "$D2_NET"; done
+    del_routed_hosts
+}
+
 write_meta() {
     local rev
     rev=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
@@ -451,6 +625,9 @@ write_meta() {
     BENCH_TCP_OPEN="$TCP_OPEN" BENCH_TCP_DROP="$TCP_DROP" BENCH_UDP_OPEN="$UDP_OPEN" \
     BENCH_UDP_PORTS="$(cat "$OUT/R4-ports.txt" 2>/dev/null || true)" \
     BENCH_ICMP_BURST="$ICMP_BURST" \
+    BENCH_SCAN_IP="$SCAN_IP" BENCH_TGT_IP="$TGT_IP" \
+    BENCH_D1_NET="$D1_NET" BENCH_D1_HOSTS="$D1_HOSTS" \
+    BENCH_D2_NET="$D2_NET" BENCH_D2_HOSTS="$D2_HOSTS" BENCH_D2_QUIET="$D2_QUIET" \
     BENCH_LOAD="$LOAD_START (start), $(cut -d' ' -f1-3 /proc/loadavg) (end)" \
     python3 "$ROOT/bench/report.py" --write-meta "$OUT/scenarios.json"
 }
@@ -461,10 +638,14 @@ main() {
     : >"$OUT/commands.tsv"
     bash scripts/setup-test-deps.sh >&2
     PORTOLAN_NOTE="release build"
-    if ! cargo build --release -p portolan >&2; then
+    if ! have_tool portolan; then
+        PORTOLAN_NOTE="not run (--tools ${TOOLS[*]})"
+    elif ! cargo build --release -p portolan >&2; then
         log "cargo build failed: benchmarking the peers only"
         PORTOLAN_NOTE="build FAILED, not run"
-        TOOLS=(nmap masscan)
+        local t kept=()
+        for t in "${TOOLS[@]}"; do [[ $t == portolan ]] || kept+=("$t"); done
+        TOOLS=("${kept[@]}")
     fi
     build_network
     LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -481,7 +662,7 @@ main() {
     python3 bench/report.py "$OUT" "$REPORT" || rc=$?
     log "wrote $REPORT (raw results in $OUT)"
     cat "$REPORT"
-    if [[ $PORTOLAN_NOTE != "release build" ]]; then
+    if [[ $PORTOLAN_NOTE == "build FAILED, not run" ]]; then
         log "portolan was not benchmarked (build failed)"
         rc=1
     fi

@@ -41,7 +41,14 @@ Debian's ieee-data oui.csv spells it. The scanner namespace's resolver is
 scanner's own loopback (nothing answers there). `--loss PCT` drops PCT % of the
 frames each way on the scanner's veth (nft netdev ingress and egress), after the
 self-check. A netdev egress table on the scanner's eth0 counts what it sends
-(`counters`): everything, DNS to the lab's server, and ARP to or about it.
+(`counters`): everything, DNS to the lab's server, ARP to or about it, and the
+rest ("other").
+
+`up` checks the lab from the scanner (a connection to an open port of every
+listening host over IPv4 and IPv6, the PTR answers, d3's ARP answer), then
+flushes every neighbour cache (each scan starts cold, and no peer revalidates
+the scanner's MAC later) and returns once the scanner's interface has been
+quiet for 2 s, so packet counts taken after it see only what a scan sends.
 
 Reuses tests/net/lab.py's helpers; stdlib only; needs root, iproute2, nft and
 dnsmasq.

@@ -275,7 +275,10 @@ fn same_mac(got: Option<&str>, want: Option<&str>) -> bool {
 }
 
 fn same_addr(a: &str, b: &str) -> bool {
-    a == b || (a.parse::<IpAddr>().ok().is_some() && a.parse::<IpAddr>().ok() == b.parse().ok())
+    match (a.parse::<IpAddr>(), b.parse::<IpAddr>()) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => a == b,
+    }
 }
 
 /// TTL of a reply sent with TTL 64 from `hops` hops away (1: the same segment).
