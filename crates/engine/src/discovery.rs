@@ -245,15 +245,6 @@ impl Discovery {
         self.progress
     }
 
-    /// The round-trip estimate learnt so far (for the port scan that follows).
-    pub fn rtt(&self) -> RttEstimator {
-        self.rtt
-    }
-
-    pub fn note_malformed(&mut self) {
-        self.progress.malformed += 1;
-    }
-
     pub fn is_finished(&self) -> bool {
         self.source_done
             && self.active.is_empty()
