@@ -10,7 +10,11 @@ use std::time::{Duration, Instant};
 
 /// Accepted expected number of responsive ports per host reported filtered
 /// because every try to them was lost.
-const MISSES_PER_HOST: f64 = 0.01;
+const MISSES_PER_HOST: f64 = 0.001;
+
+/// The same for closed UDP ports of a host pacing its ICMP errors, where each
+/// further try costs a token of the target's allowance (a second or more).
+const UDP_MISSES_PER_HOST: f64 = 0.01;
 
 /// Answered tries needed before the loss estimate is trusted.
 const MIN_LOSS_SAMPLE: u32 = 20;
@@ -171,7 +175,9 @@ impl HostScan {
         if self.answered_tries < MIN_LOSS_SAMPLE || self.lost_tries == 0 {
             return by_depth;
         }
-        let q = f64::from(self.lost_tries) / f64::from(self.answered_tries);
+        // One more loss than seen: early in a scan the ports with the longest
+        // runs of lost tries have not answered yet, so the plain ratio is low.
+        let q = f64::from(self.lost_tries + 1) / f64::from(self.answered_tries + 1);
         let per_port = MISSES_PER_HOST / self.results.len().max(1) as f64;
         let needed = (per_port.ln() / q.ln()).ceil().clamp(1.0, 255.0) as u8;
         by_depth.max(needed.min(Self::ceiling(t)))
@@ -193,11 +199,11 @@ impl HostScan {
         // Strong tries find a token, so only loss silences a closed port
         // through them: enough that, at the loss rate strong tries showed
         // (assumed one in ten until they show better), fewer than
-        // [`MISSES_PER_HOST`] closed ports are misread.
+        // [`UDP_MISSES_PER_HOST`] closed ports are misread.
         let misses = f64::from(self.pacer.strong_misses);
         let total = misses + f64::from(self.pacer.strong_answers);
         let q = (misses + 1.0) / (total + 10.0);
-        let per_port = MISSES_PER_HOST / self.results.len().max(1) as f64;
+        let per_port = UDP_MISSES_PER_HOST / self.results.len().max(1) as f64;
         let needed = (per_port.ln() / q.ln()).ceil().clamp(2.0, 255.0) as u8;
         needed.min(Self::ceiling(t).max(2))
     }
