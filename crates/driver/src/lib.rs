@@ -19,7 +19,6 @@ pub use progress::ProgressLine;
 use portolan_engine::{HostOutcome, Outcome, Scan, ScanEvent, Transmit};
 use portolan_model::{
     HostResult, HostStatus, Hostname, HostnameKind, Protocol, Reason, RunSummary, ServiceInfo,
-    ServiceMethod,
 };
 use portolan_netio::connect::ConnectResult;
 use portolan_netio::parallel::ParallelConnector;
@@ -212,11 +211,7 @@ pub fn host_result(h: HostOutcome, clock: &WallClock, namer: &ServiceNamer) -> H
     let mut ports = h.ports;
     for p in &mut ports {
         let name = namer(p.port, p.protocol).unwrap_or_else(|| "unknown".to_string());
-        p.service = Some(ServiceInfo {
-            name,
-            method: ServiceMethod::Table,
-            conf: 3,
-        });
+        p.service = Some(ServiceInfo::table(&name));
     }
     HostResult {
         addr: h.target.addr,

@@ -17,6 +17,8 @@ mod trace;
 
 pub use host::{HostResult, HostStatus, HostTimes, Hostname, HostnameKind};
 pub use mac::MacAddress;
-pub use port::{PortResult, PortState, Protocol, Reason, ServiceInfo, ServiceMethod};
+pub use port::{
+    PortResult, PortState, Protocol, Reason, ServiceInfo, ServiceMethod, TlsInfo, Tunnel,
+};
 pub use run::{compact_ranges, OutputOptions, RunInfo, RunKind, RunSummary, ScanInfo, ScanType};
 pub use trace::{Trace, TraceHop, TraceProto};

@@ -188,12 +188,107 @@ pub enum ServiceMethod {
 }
 
 /// What is believed to listen on a port.
+///
+/// A table guess carries only `name`; a probed service may carry what its
+/// answers revealed. Empty fields are `None`, never empty strings.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ServiceInfo {
     pub name: String,
     pub method: ServiceMethod,
     /// Confidence 0..=10, as in Nmap's XML.
     pub conf: u8,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub product: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extrainfo: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hostname: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ostype: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub devicetype: Option<String>,
+    /// The service was reached through TLS (Nmap's `tunnel="ssl"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tunnel: Option<Tunnel>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cpe: Vec<String>,
+    /// What the TLS handshake showed, when the service spoke TLS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsInfo>,
+}
+
+impl ServiceInfo {
+    /// A guess from the port table by number (Nmap's `method="table"`, `conf="3"`).
+    pub fn table(name: &str) -> Self {
+        Self::named(name, ServiceMethod::Table, 3)
+    }
+
+    /// A bare name obtained by `method` with confidence `conf`.
+    pub fn named(name: &str, method: ServiceMethod, conf: u8) -> Self {
+        Self {
+            name: name.to_owned(),
+            method,
+            conf,
+            product: None,
+            version: None,
+            extrainfo: None,
+            hostname: None,
+            ostype: None,
+            devicetype: None,
+            tunnel: None,
+            cpe: Vec::new(),
+            tls: None,
+        }
+    }
+
+    /// Product, version and extra information joined as Nmap's VERSION column
+    /// shows them: `OpenSSH 9.2p1 (protocol 2.0)`.
+    pub fn version_text(&self) -> String {
+        let mut out = String::new();
+        for part in [&self.product, &self.version].into_iter().flatten() {
+            if !out.is_empty() {
+                out.push(' ');
+            }
+            out.push_str(part);
+        }
+        if let Some(info) = &self.extrainfo {
+            if !out.is_empty() {
+                out.push(' ');
+            }
+            out.push('(');
+            out.push_str(info);
+            out.push(')');
+        }
+        out
+    }
+}
+
+/// How a probed service was reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Tunnel {
+    /// Inside SSL/TLS (`ssl/http`).
+    Ssl,
+}
+
+/// The TLS session and server certificate a service presented. Times are UTC,
+/// `YYYY-MM-DDTHH:MM:SS` as Nmap's ssl-cert prints them.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct TlsInfo {
+    /// `TLSv1.3`, `TLSv1.2`, `TLSv1.1`, `TLSv1.0`, `SSLv3`.
+    pub protocol: String,
+    pub cipher: Option<String>,
+    /// Distinguished names in `commonName=x/organizationName=y` form.
+    pub subject: Option<String>,
+    pub issuer: Option<String>,
+    pub not_before: Option<String>,
+    pub not_after: Option<String>,
+    /// `rsaEncryption 2048`, `id-ecPublicKey 256`.
+    pub public_key: Option<String>,
+    /// Lowercase hex SHA-256 of the DER certificate.
+    pub sha256: Option<String>,
 }
 
 /// The outcome for one port of one host.

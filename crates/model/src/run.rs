@@ -81,6 +81,9 @@ pub struct OutputOptions {
     pub open_only: bool,
     pub verbose: u8,
     pub debugging: u8,
+    /// Version detection ran (`-sV`): reports get Nmap's VERSION column.
+    #[serde(default)]
+    pub version_scan: bool,
 }
 
 /// What a run does to its targets, which decides the layout of every report.

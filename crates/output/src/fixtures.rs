@@ -3,7 +3,7 @@
 use portolan_model::{
     HostResult, HostStatus, HostTimes, Hostname, HostnameKind, MacAddress, OutputOptions,
     PortResult, PortState, Protocol, Reason, RunInfo, RunKind, RunSummary, ScanInfo, ScanType,
-    ServiceInfo, ServiceMethod, Trace, TraceHop, TraceProto,
+    ServiceInfo, Trace, TraceHop, TraceProto,
 };
 
 /// The reference run's start: Sat Nov 21 10:17:02 2026 UTC.
@@ -21,11 +21,7 @@ pub(crate) fn port(n: u16, state: PortState, reason: Reason) -> PortResult {
 }
 
 pub(crate) fn service(name: &str) -> Option<ServiceInfo> {
-    Some(ServiceInfo {
-        name: name.to_owned(),
-        method: ServiceMethod::Table,
-        conf: 3,
-    })
+    Some(ServiceInfo::table(name))
 }
 
 pub(crate) fn named(name: &str, kind: HostnameKind) -> Hostname {

@@ -154,15 +154,26 @@ fn port_list(view: &PortView<'_>) -> String {
     entries.join(", ")
 }
 
-/// `port/state/protocol/owner/service/rpc info/version/`; we know no owner, RPC or version.
+/// `port/state/protocol/owner/service/rpc info/version/`; we know no owner or
+/// RPC info. A service inside TLS is `ssl|http`, as Nmap writes it.
 fn port_entry(p: &PortResult) -> String {
-    let service = p.service.as_ref().map_or("unknown", |s| s.name.as_str());
+    let (service, version) = match &p.service {
+        None => ("unknown".to_owned(), String::new()),
+        Some(s) => {
+            let name = match s.tunnel {
+                Some(_) => format!("ssl|{}", s.name),
+                None => s.name.clone(),
+            };
+            (name, s.version_text())
+        }
+    };
     format!(
-        "{}/{}/{}//{}///",
+        "{}/{}/{}//{}//{}/",
         p.port,
         p.state,
         p.protocol,
-        field(service)
+        field(&service),
+        field(&version)
     )
 }
 
@@ -203,6 +214,22 @@ mod tests {
         SharedBuf,
     };
     use portolan_model::{HostnameKind, OutputOptions, PortState, Reason};
+
+    #[test]
+    fn a_probed_service_in_tls_is_ssl_bar_name_with_its_version_slashes_turned_to_bars() {
+        use portolan_model::{ServiceInfo, ServiceMethod, Tunnel};
+        let mut p = port(443, PortState::Open, Reason::SynAck);
+        let mut s = ServiceInfo::named("http", ServiceMethod::Probed, 10);
+        s.product = Some("nginx".into());
+        s.version = Some("1.22.1".into());
+        s.extrainfo = Some("a/b, c".into());
+        s.tunnel = Some(Tunnel::Ssl);
+        p.service = Some(s);
+        assert_eq!(
+            port_entry(&p),
+            "443/open/tcp//ssl|http//nginx 1.22.1 (a|b; c)/"
+        );
+    }
 
     #[test]
     fn whole_file_matches_the_nmap_reference_run() {

@@ -43,6 +43,7 @@ mod continued;
 mod grepable;
 mod jsonl;
 mod normal;
+mod service;
 mod text;
 mod timefmt;
 mod view;

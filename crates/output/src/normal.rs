@@ -1,5 +1,6 @@
 //! Nmap's human-readable report (the terminal, and `-oN` files).
 
+use crate::service::{service_column, service_info_line, tls_block, version_column};
 use crate::text::{
     answers_every_port_note, display_name, done_sentence, latency, one_line, primary_name,
     reason_text, target_label,
@@ -11,7 +12,7 @@ use crate::view::{
 use crate::{emit, fallback_run, Out, Sink};
 use jiff::tz::TimeZone;
 use portolan_model::{
-    HostResult, HostStatus, HostnameKind, PortResult, RunInfo, RunKind, RunSummary,
+    HostResult, HostStatus, HostnameKind, OutputOptions, PortResult, RunInfo, RunKind, RunSummary,
 };
 use std::borrow::Cow;
 use std::io;
@@ -125,6 +126,9 @@ fn footer(run: &RunInfo, summary: &RunSummary, mode: NormalMode, tz: &TimeZone) 
     {
         s.push_str(SEEMS_DOWN);
     }
+    if run.options.version_scan && run.kind == RunKind::Ports {
+        s.push_str("Service detection performed.\n");
+    }
     let done = match mode {
         NormalMode::Terminal => format!("{name} done: {}\n", done_sentence(summary)),
         NormalMode::File => format!(
@@ -161,7 +165,7 @@ pub(crate) fn render_host(host: &HostResult, run: &RunInfo) -> String {
         s.push_str(&ports_block(
             host,
             &port_view(host, &run.options),
-            run.options.reason,
+            &run.options,
         ));
         s.push_str(&trace_block(host));
         s.push('\n');
@@ -273,7 +277,8 @@ fn extra_ptr_name(host: &HostResult) -> Option<&str> {
         .map(|h| h.name.as_str())
 }
 
-fn ports_block(host: &HostResult, view: &PortView<'_>, reason: bool) -> String {
+fn ports_block(host: &HostResult, view: &PortView<'_>, opts: &OutputOptions) -> String {
+    let (reason, version_scan) = (opts.reason, opts.version_scan);
     let mut s = String::new();
     if let Some(counts) = view.answers_every_port {
         s.push_str(&answers_every_port_note(counts, Some(&target_label(host))));
@@ -289,9 +294,10 @@ fn ports_block(host: &HostResult, view: &PortView<'_>, reason: bool) -> String {
     s.push_str(&not_shown_line(view));
     s.push('\n');
     if !view.all_ignored() {
-        s.push_str(&port_table(&view.shown, reason));
+        s.push_str(&port_table(&view.shown, reason, version_scan));
     }
     s.push_str(&mac_line(host));
+    s.push_str(&service_info_line(&view.shown));
     s
 }
 
@@ -319,27 +325,48 @@ pub(crate) fn not_shown_line(view: &PortView<'_>) -> String {
     format!("Not shown: {}", groups.join(", "))
 }
 
-/// The `PORT STATE SERVICE [REASON]` table, each column as wide as its longest entry.
-pub(crate) fn port_table(ports: &[&PortResult], reason: bool) -> String {
-    let mut rows = vec![vec!["PORT", "STATE", "SERVICE", "REASON"]
-        .into_iter()
-        .map(String::from)
-        .collect::<Vec<_>>()];
-    rows.extend(ports.iter().map(|p| port_row(p)));
-    if !reason {
-        rows.iter_mut().for_each(|r| r.truncate(3));
+/// The `PORT STATE SERVICE [REASON] [VERSION]` table, each column as wide as
+/// its longest entry; a TLS port's certificate lines follow its row.
+pub(crate) fn port_table(ports: &[&PortResult], reason: bool, version_scan: bool) -> String {
+    let mut header = vec!["PORT", "STATE", "SERVICE"];
+    if reason {
+        header.push("REASON");
     }
-    columns(&rows)
+    if version_scan {
+        header.push("VERSION");
+    }
+    let mut rows = vec![header.into_iter().map(String::from).collect::<Vec<_>>()];
+    rows.extend(ports.iter().map(|p| port_row(p, reason, version_scan)));
+    let table = columns(&rows);
+    let mut lines = table.lines();
+    let mut s = String::new();
+    if let Some(head) = lines.next() {
+        s.push_str(head.trim_end());
+        s.push('\n');
+    }
+    for (line, p) in lines.zip(ports) {
+        s.push_str(line.trim_end());
+        s.push('\n');
+        if let Some(tls) = p.service.as_ref().and_then(|s| s.tls.as_ref()) {
+            s.push_str(&tls_block(tls));
+        }
+    }
+    s
 }
 
-fn port_row(p: &PortResult) -> Vec<String> {
-    let service = p.service.as_ref().map_or("unknown", |s| s.name.as_str());
-    vec![
+fn port_row(p: &PortResult, reason: bool, version_scan: bool) -> Vec<String> {
+    let mut row = vec![
         format!("{}/{}", p.port, p.protocol),
         p.state.to_string(),
-        one_line(service).into_owned(),
-        reason_text(p.reason, p.reason_ttl),
-    ]
+        service_column(p, version_scan),
+    ];
+    if reason {
+        row.push(reason_text(p.reason, p.reason_ttl));
+    }
+    if version_scan {
+        row.push(version_column(p));
+    }
+    row
 }
 
 /// Left-aligned columns separated by one space; the last column is not padded.
@@ -476,6 +503,61 @@ PORT    STATE    SERVICE REASON
 
 ";
         assert_eq!(render_host(&host, &run_info(with_reason())), expected);
+    }
+
+    #[test]
+    fn version_scan_adds_the_version_column_certificate_lines_and_service_info() {
+        use portolan_model::{ServiceInfo, ServiceMethod, TlsInfo, Tunnel};
+        let mut ssh = port(22, PortState::Open, Reason::SynAck);
+        let mut s = ServiceInfo::named("ssh", ServiceMethod::Probed, 10);
+        s.product = Some("OpenSSH".into());
+        s.version = Some("9.2p1".into());
+        s.extrainfo = Some("protocol 2.0".into());
+        s.ostype = Some("Linux".into());
+        s.cpe = vec!["cpe:/o:linux:linux_kernel".into()];
+        ssh.service = Some(s);
+        let mut https = port(443, PortState::Open, Reason::SynAck);
+        let mut h = ServiceInfo::named("http", ServiceMethod::Probed, 10);
+        h.product = Some("nginx".into());
+        h.tunnel = Some(Tunnel::Ssl);
+        h.tls = Some(TlsInfo {
+            protocol: "TLSv1.2".into(),
+            cipher: None,
+            subject: Some("commonName=s1".into()),
+            issuer: None,
+            not_before: None,
+            not_after: Some("2027-11-21T00:00:00".into()),
+            public_key: None,
+            sha256: None,
+        });
+        https.service = Some(h);
+        let mut odd = port(9999, PortState::Open, Reason::SynAck);
+        odd.service = service("abyss");
+        let host = host_with(vec![ssh, https, odd]);
+        let opts = OutputOptions {
+            version_scan: true,
+            ..OutputOptions::default()
+        };
+        let expected = "\
+Portolan scan report for 198.18.0.2
+Host is up (0.00037s latency).
+
+PORT     STATE SERVICE  VERSION
+22/tcp   open  ssh      OpenSSH 9.2p1 (protocol 2.0)
+443/tcp  open  ssl/http nginx
+| ssl-cert: Subject: commonName=s1
+| Not valid after:  2027-11-21T00:00:00
+|_Protocol: TLSv1.2
+9999/tcp open  abyss?
+Service Info: OS: Linux; CPE: cpe:/o:linux:linux_kernel
+
+";
+        assert_eq!(render_host(&host, &run_info(opts)), expected);
+        let text = run_sink(NormalMode::File, opts, &[host]);
+        assert!(
+            text.contains("\nService detection performed.\n# Portolan done"),
+            "{text}"
+        );
     }
 
     #[test]

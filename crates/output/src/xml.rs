@@ -15,7 +15,7 @@ use crate::{emit, fallback_run, Out, Sink};
 use jiff::tz::TimeZone;
 use portolan_model::{
     HostResult, HostStatus, MacAddress, PortResult, RunInfo, RunKind, RunSummary, ScanInfo,
-    ServiceInfo, ServiceMethod, Trace, TraceHop,
+    ServiceInfo, ServiceMethod, TlsInfo, Trace, TraceHop,
 };
 use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 use quick_xml::Writer;
@@ -119,10 +119,20 @@ impl Doc {
     }
 }
 
+/// An element whose attribute values are escaped, with newlines, carriage
+/// returns and tabs as character references (`&#xa;`, as Nmap writes script
+/// output) so that parsers' attribute normalisation keeps them.
 fn element<'a>(name: &'a str, attrs: &[(&str, &str)]) -> BytesStart<'a> {
     let mut e = BytesStart::new(name);
     for (key, value) in attrs {
-        e.push_attribute((*key, xml_chars(value).as_ref()));
+        let escaped = quick_xml::escape::escape(xml_chars(value).into_owned())
+            .replace('\n', "&#xa;")
+            .replace('\r', "&#xd;")
+            .replace('\t', "&#x9;");
+        e.push_attribute(quick_xml::events::attributes::Attribute {
+            key: quick_xml::name::QName(key.as_bytes()),
+            value: Cow::Owned(escaped.into_bytes()),
+        });
     }
     e
 }
@@ -371,21 +381,75 @@ fn port(doc: &mut Doc, p: &PortResult) -> io::Result<()> {
     doc.newline()
 }
 
-/// Like Nmap, a port with no known service is written as `unknown` from the table.
+/// Like Nmap, a port with no known service is written as `unknown` from the
+/// table. A probed service carries what version detection found, its CPEs
+/// as `<cpe>` children, and `tunnel="ssl"` when reached through TLS; the TLS
+/// certificate follows as an `ssl-cert` script, as Nmap's script writes it.
 fn service(doc: &mut Doc, service: Option<&ServiceInfo>) -> io::Result<()> {
-    let (name, method, conf) = match service {
-        Some(s) => (s.name.as_str(), s.method, s.conf.min(10)),
-        None => ("unknown", ServiceMethod::Table, 3),
+    let Some(s) = service else {
+        return doc.empty(
+            "service",
+            &[("name", "unknown"), ("method", "table"), ("conf", "3")],
+        );
     };
-    let method = match method {
+    let method = match s.method {
         ServiceMethod::Table => "table",
         ServiceMethod::Probed => "probed",
     };
-    let conf = conf.to_string();
-    doc.empty(
-        "service",
-        &[("name", name), ("method", method), ("conf", &conf)],
-    )
+    let conf = s.conf.min(10).to_string();
+    let mut attrs: Vec<(&str, &str)> = vec![("name", s.name.as_str())];
+    for (key, value) in [
+        ("product", &s.product),
+        ("version", &s.version),
+        ("extrainfo", &s.extrainfo),
+        ("hostname", &s.hostname),
+        ("ostype", &s.ostype),
+        ("devicetype", &s.devicetype),
+    ] {
+        if let Some(v) = value {
+            attrs.push((key, v.as_str()));
+        }
+    }
+    if s.tunnel.is_some() {
+        attrs.push(("tunnel", "ssl"));
+    }
+    attrs.push(("method", method));
+    attrs.push(("conf", &conf));
+    if s.cpe.is_empty() {
+        doc.empty("service", &attrs)?;
+    } else {
+        doc.start("service", &attrs)?;
+        for c in &s.cpe {
+            doc.text_element("cpe", &[], c)?;
+        }
+        doc.end("service")?;
+    }
+    if let Some(tls) = &s.tls {
+        ssl_cert_script(doc, tls)?;
+    }
+    Ok(())
+}
+
+/// `<script id="ssl-cert" output="...">` with the fields as `<elem>`s.
+fn ssl_cert_script(doc: &mut Doc, tls: &TlsInfo) -> io::Result<()> {
+    let output = format!("\n{}", crate::service::tls_lines(tls).join("\n"));
+    doc.start("script", &[("id", "ssl-cert"), ("output", &output)])?;
+    let fields = [
+        ("protocol", Some(&tls.protocol)),
+        ("cipher", tls.cipher.as_ref()),
+        ("subject", tls.subject.as_ref()),
+        ("issuer", tls.issuer.as_ref()),
+        ("pubkey", tls.public_key.as_ref()),
+        ("notBefore", tls.not_before.as_ref()),
+        ("notAfter", tls.not_after.as_ref()),
+        ("sha256", tls.sha256.as_ref()),
+    ];
+    for (key, value) in fields {
+        if let Some(v) = value {
+            doc.text_element("elem", &[("key", key)], v)?;
+        }
+    }
+    doc.end("script")
 }
 
 /// The note for a host that answers SYN-ACK on every port, as a host script

@@ -7,7 +7,7 @@
 use portolan_model::{
     HostResult, HostStatus, HostTimes, Hostname, HostnameKind, MacAddress, OutputOptions,
     PortResult, PortState, Protocol, Reason, RunInfo, RunKind, RunSummary, ScanInfo, ScanType,
-    ServiceInfo, ServiceMethod, Trace, TraceHop, TraceProto,
+    ServiceInfo, ServiceMethod, TlsInfo, Trace, TraceHop, TraceProto, Tunnel,
 };
 use portolan_output::{Sink, XmlSink};
 use std::ffi::OsStr;
@@ -31,11 +31,7 @@ fn port(protocol: Protocol, n: u16, state: PortState, reason: Reason) -> PortRes
 fn open_tcp(n: u16, name: &str) -> PortResult {
     PortResult {
         reason_ttl: Some(64),
-        service: Some(ServiceInfo {
-            name: name.to_owned(),
-            method: ServiceMethod::Table,
-            conf: 3,
-        }),
+        service: Some(ServiceInfo::table(name)),
         ..port(Protocol::Tcp, n, PortState::Open, Reason::SynAck)
     }
 }
@@ -551,4 +547,73 @@ fn ndiff_reads_traced_hosts_and_sees_no_change_in_a_route_alone() {
     write_xml(&b, options, &rerouted, None);
     let text = ndiff_differences(&a, &b);
     assert!(text.contains("22/tcp"), "{text}");
+}
+
+/// A host after `-sV`: SSH with product, version, extra info, OS and CPEs;
+/// HTTPS identified inside TLS with its certificate; a port version
+/// detection could not name.
+fn versioned_host(ssh_version: &str) -> HostResult {
+    let mut ssh = open_tcp(22, "ssh");
+    let mut s = ServiceInfo::named("ssh", ServiceMethod::Probed, 10);
+    s.product = Some("OpenSSH".into());
+    s.version = Some(ssh_version.into());
+    s.extrainfo = Some("Debian 2+deb12u10; protocol 2.0".into());
+    s.ostype = Some("Linux".into());
+    s.cpe = vec![
+        format!("cpe:/a:openbsd:openssh:{ssh_version}"),
+        "cpe:/o:linux:linux_kernel".into(),
+    ];
+    ssh.service = Some(s);
+    let mut https = open_tcp(443, "https");
+    let mut h = ServiceInfo::named("http", ServiceMethod::Probed, 10);
+    h.product = Some("nginx".into());
+    h.version = Some("1.22.1".into());
+    h.tunnel = Some(Tunnel::Ssl);
+    h.tls = Some(TlsInfo {
+        protocol: "TLSv1.3".into(),
+        cipher: Some("TLS_AES_256_GCM_SHA384".into()),
+        subject: Some("commonName=s1.svc.test/organizationName=Portolan Lab".into()),
+        issuer: Some("commonName=s1.svc.test/organizationName=Portolan Lab".into()),
+        not_before: Some("2026-11-21T00:00:00".into()),
+        not_after: Some("2027-11-21T00:00:00".into()),
+        public_key: Some("rsaEncryption 2048".into()),
+        sha256: Some("00ff".repeat(16)),
+    });
+    https.service = Some(h);
+    let unknown = open_tcp(9999, "abyss");
+    host("198.18.0.11", vec![ssh, https, unknown])
+}
+
+#[test]
+fn version_detection_results_validate_and_ndiff_sees_a_new_version() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let options = OutputOptions {
+        version_scan: true,
+        ..OutputOptions::default()
+    };
+    let (a, b) = (dir.path().join("a.xml"), dir.path().join("b.xml"));
+    write_xml(&a, options, &[versioned_host("9.2p1")], None);
+    write_xml(&b, options, &[versioned_host("9.6p1")], None);
+    let text = std::fs::read_to_string(&a).expect("read xml");
+    assert!(
+        text.contains(r#"<service name="http" product="nginx" version="1.22.1" tunnel="ssl" method="probed" conf="10"/>"#),
+        "{text}"
+    );
+    assert!(
+        text.contains("<cpe>cpe:/o:linux:linux_kernel</cpe>"),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"<script id="ssl-cert" output="&#xa;Subject: commonName=s1.svc.test/organizationName=Portolan Lab&#xa;"#),
+        "{text}"
+    );
+    let out = dtd_valid(&a);
+    assert!(
+        out.status.success(),
+        "xmllint rejected our XML:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let diff = ndiff_differences(&a, &b);
+    assert!(diff.contains("OpenSSH 9.6p1"), "{diff}");
+    assert!(diff.contains("OpenSSH 9.2p1"), "{diff}");
 }
