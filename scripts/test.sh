@@ -7,6 +7,7 @@ export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 bash scripts/setup-test-deps.sh
+bash scripts/setup-service-daemons.sh
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
 cargo test --workspace --release --no-fail-fast

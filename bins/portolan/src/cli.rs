@@ -149,9 +149,35 @@ pub struct Cli {
     #[arg(long)]
     pub traceroute: bool,
 
-    /// Version detection: not available yet. [Nmap: -sV]
-    #[arg(long = "sV", hide = true)]
+    /// Version detection: probe open ports to name the service, product and
+    /// version, through TLS where the port speaks it. [Nmap: -sV]
+    #[arg(long = "sV")]
     pub version_scan: bool,
+
+    /// How many probes version detection may try on a port: 0 (light) to 9
+    /// (all); probes meant for the port's number are always tried. Default 7.
+    #[arg(long = "version-intensity", value_name = "0-9")]
+    pub version_intensity: Option<String>,
+
+    /// Version detection at intensity 2.
+    #[arg(long = "version-light")]
+    pub version_light: bool,
+
+    /// Version detection with every probe (intensity 9).
+    #[arg(long = "version-all")]
+    pub version_all: bool,
+
+    /// Probe database in Nmap's nmap-service-probes format, used instead of ours.
+    #[arg(long = "versiondb", value_name = "FILE")]
+    pub versiondb: Option<PathBuf>,
+
+    /// Probe database in Nmap's format, used in addition to ours.
+    #[arg(long = "versiondb-add", value_name = "FILE")]
+    pub versiondb_add: Option<PathBuf>,
+
+    /// Aggressive: version detection and traceroute (OS detection when it lands). [Nmap: -A]
+    #[arg(short = 'A')]
+    pub aggressive: bool,
 
     /// Treat every target as up (no host discovery). [Nmap: -Pn]
     #[arg(long = "Pn")]

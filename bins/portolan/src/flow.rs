@@ -9,6 +9,7 @@ use portolan_driver::discover::{self, DiscoveryContext};
 use portolan_driver::names::{reverse_names, NameConfig};
 use portolan_driver::paths::{Prefetch, SharedPaths};
 use portolan_driver::raw::{RawNet, RawStats};
+use portolan_driver::services::{ServiceOptions, ServiceSink};
 use portolan_driver::{
     run_connect_scan, run_raw_scan, LoopContext, LoopStats, ProgressLine, WallClock,
 };
@@ -28,6 +29,8 @@ use std::time::Instant;
 pub struct Env<'a> {
     pub clock: &'a WallClock,
     pub stop: &'a AtomicBool,
+    /// The same flag, for work on other threads (version detection).
+    pub stop_flag: std::sync::Arc<AtomicBool>,
     /// Targets this run covers (for progress and phase lines).
     pub hosts_expected: u64,
     pub socket_budget: usize,
@@ -380,6 +383,24 @@ fn port_scan(
     let started = env.clock.now();
     let phases = Phases::new(plan);
     phases.start(env, &label, hosts, per_host as usize, "port");
+    let (mut versioned, mut plain) = match &plan.version {
+        Some(v) => {
+            let opts = ServiceOptions {
+                db: v.db.clone(),
+                intensity: v.intensity,
+                parallel: SERVICE_PARALLEL.min(env.socket_budget / 2).max(1),
+                connect_timeout: SERVICE_CONNECT_TIMEOUT,
+                stop: env.stop_flag.clone(),
+            };
+            (Some(ServiceSink::new(sink, opts)?), None)
+        }
+        None => (None, Some(sink)),
+    };
+    let sink: &mut dyn Sink = match (versioned.as_mut(), plain.as_mut()) {
+        (Some(v), _) => v,
+        (None, Some(s)) => &mut **s,
+        (None, None) => return Ok(Done::default()),
+    };
     let mut ctx = LoopContext {
         sink,
         stop: env.stop,
@@ -411,7 +432,36 @@ fn port_scan(
     };
     let total = hosts.saturating_mul(per_host);
     phases.done(env, &label, started, &format!("{total} total ports"));
+    if let Some(v) = versioned {
+        let started = env.clock.now();
+        phases.line(&format!("Initiating Service scan at {}", now_hm()));
+        let (hosts, ports) = v.finish()?;
+        phases.done(
+            env,
+            "Service scan",
+            started,
+            &format!(
+                "{ports} {} on {hosts} {}",
+                plural_word(ports, "service"),
+                plural_word(hosts, "host")
+            ),
+        );
+    }
     Ok(done)
+}
+
+/// Ports version detection probes at once (each may hold two connections).
+const SERVICE_PARALLEL: usize = 64;
+
+/// Longest wait for a version-detection connection or TLS handshake.
+const SERVICE_CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+fn plural_word(n: u64, word: &str) -> String {
+    if n == 1 {
+        word.to_owned()
+    } else {
+        format!("{word}s")
+    }
 }
 
 /// `-sL`: every target with its name, nothing sent to any.

@@ -104,6 +104,7 @@ fn run(cli: &cli::Cli, argv: &[String], resumed: Option<Resumed>) -> Result<Exit
     let env = flow::Env {
         clock: &clock,
         stop: &stop,
+        stop_flag: stop.clone(),
         hosts_expected: hosts,
         socket_budget: budget,
         workers: std::thread::available_parallelism().map_or(1, |n| n.get().min(8)),

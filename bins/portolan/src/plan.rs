@@ -10,6 +10,7 @@ use portolan_output::{
     check_continuation, Continuation, ContinuedXmlSink, FileFormat, GrepableSink, JsonLinesSink,
     MultiSink, NormalMode, NormalSink, Sink, XmlSink,
 };
+use portolan_services::ProbeDb;
 use portolan_targets::{
     parse_ports, parse_target, ConcreteSpec, Include, PortTable, Shard, TargetSet, TargetSpec,
 };
@@ -56,6 +57,16 @@ pub struct Plan {
     /// A machine-readable format writes to standard output: phase messages
     /// go to standard error.
     pub stdout_taken: bool,
+    /// `-sV` / `-A`: version detection after the port scan.
+    pub version: Option<VersionPlan>,
+}
+
+/// Version detection as planned.
+#[derive(Debug, Clone)]
+pub struct VersionPlan {
+    pub db: std::sync::Arc<ProbeDb>,
+    /// 0..=9 (`--version-intensity`, `--version-light` 2, `--version-all` 9).
+    pub intensity: u8,
 }
 
 /// Host discovery as the flags ask for it.
@@ -102,7 +113,6 @@ pub enum Outputs {
 }
 
 pub fn build(cli: &Cli, args: &str, start_time: u64, outputs: Outputs) -> Result<Plan> {
-    reject_unavailable(cli)?;
     let shard = Shard::from_flags(cli.shard.as_deref(), cli.shards.as_deref())
         .map_err(|e| UsageError(e.to_string()))?;
     let files = output_files(cli);
@@ -140,12 +150,14 @@ pub fn build(cli: &Cli, args: &str, start_time: u64, outputs: Outputs) -> Result
         },
     };
     let names = names(cli)?;
+    let version = version_plan(cli, kind, &mut warnings)?;
     let targets = targets(cli, &mut warnings)?;
     let options = OutputOptions {
         reason: cli.reason,
         open_only: cli.open,
         verbose: cli.verbose,
         debugging: 0,
+        version_scan: version.is_some(),
     };
     let run = RunInfo {
         scanner: "portolan".into(),
@@ -197,8 +209,9 @@ pub fn build(cli: &Cli, args: &str, start_time: u64, outputs: Outputs) -> Result
         discovery,
         ping_only: kind == RunKind::PingOnly,
         names,
-        traceroute: cli.traceroute,
+        traceroute: cli.traceroute || cli.aggressive,
         stdout_taken,
+        version,
     })
 }
 
@@ -375,14 +388,112 @@ fn scan_infos(method: &Method, tcp: &[u16], udp: &[u16]) -> Vec<ScanInfo> {
     v
 }
 
-fn reject_unavailable(cli: &Cli) -> Result<()> {
-    let missing = [(cli.version_scan, "-sV (version detection)")];
-    if let Some((_, name)) = missing.iter().find(|(on, _)| *on) {
-        return usage(format!(
-            "{name} is not available yet; use -sT (TCP connect scan)"
+/// Version detection as the flags ask for it: the database loaded (ours,
+/// the user's instead, or both) and the intensity. A user database that does
+/// not parse is a usage error naming the file and line; patterns our regex
+/// engine cannot run are skipped with a warning each (at most a few shown).
+fn version_plan(
+    cli: &Cli,
+    kind: RunKind,
+    warnings: &mut Vec<String>,
+) -> Result<Option<VersionPlan>> {
+    let asked = cli.version_scan || cli.aggressive;
+    let tuned = [
+        (cli.version_intensity.is_some(), "--version-intensity"),
+        (cli.version_light, "--version-light"),
+        (cli.version_all, "--version-all"),
+        (cli.versiondb.is_some(), "--versiondb"),
+        (cli.versiondb_add.is_some(), "--versiondb-add"),
+    ];
+    if !asked {
+        if let Some((_, flag)) = tuned.iter().find(|(on, _)| *on) {
+            return usage(format!("{flag} tunes version detection: add -sV"));
+        }
+        return Ok(None);
+    }
+    match kind {
+        RunKind::List => {
+            return usage("-sL (list scan) sends nothing, so it cannot be combined with -sV")
+        }
+        RunKind::PingOnly if cli.version_scan => {
+            return usage("-sn (ping scan) skips the port scan, so it cannot be combined with -sV")
+        }
+        RunKind::PingOnly => return Ok(None),
+        _ => {}
+    }
+    let levels = [
+        cli.version_intensity.is_some(),
+        cli.version_light,
+        cli.version_all,
+    ];
+    if levels.iter().filter(|l| **l).count() > 1 {
+        return usage("--version-intensity, --version-light and --version-all all set the intensity: give only one");
+    }
+    let intensity = match &cli.version_intensity {
+        Some(v) => match v.parse::<u8>() {
+            Ok(n) if n <= 9 => n,
+            _ => return usage(format!("invalid --version-intensity '{v}': use 0 to 9")),
+        },
+        None if cli.version_light => 2,
+        None if cli.version_all => 9,
+        None => 7,
+    };
+    if cli.versiondb.is_some() && cli.versiondb_add.is_some() {
+        return usage(
+            "--versiondb replaces our probe database and --versiondb-add adds to it: give only one",
+        );
+    }
+    let mut skipped = Vec::new();
+    let mut db = match &cli.versiondb {
+        Some(path) => load_versiondb(path, "--versiondb", &mut skipped)?,
+        None => {
+            let (db, w) =
+                ProbeDb::builtin().map_err(|e| anyhow::anyhow!("built-in probe database: {e}"))?;
+            skipped.extend(
+                w.into_iter()
+                    .map(|w| format!("built-in probe database line {}: {}", w.line, w.message)),
+            );
+            db
+        }
+    };
+    if let Some(path) = &cli.versiondb_add {
+        db.merge(load_versiondb(path, "--versiondb-add", &mut skipped)?);
+    }
+    const SHOWN: usize = 3;
+    let total = skipped.len();
+    warnings.extend(skipped.into_iter().take(SHOWN));
+    if total > SHOWN {
+        warnings.push(format!(
+            "{} more probe database lines skipped",
+            total - SHOWN
         ));
     }
-    Ok(())
+    Ok(Some(VersionPlan {
+        db: std::sync::Arc::new(db),
+        intensity,
+    }))
+}
+
+fn load_versiondb(
+    path: &std::path::Path,
+    flag: &str,
+    skipped: &mut Vec<String>,
+) -> Result<ProbeDb> {
+    let shown = path.display();
+    let text = std::fs::read(path)
+        .map_err(|e| UsageError(format!("{flag} {shown}: cannot read it: {e}")))?;
+    let text = String::from_utf8_lossy(&text);
+    let (db, w) = ProbeDb::parse(&text).map_err(|e| UsageError(format!("{flag} {shown}: {e}")))?;
+    if db.is_empty() {
+        return usage(format!(
+            "{flag} {shown}: no Probe lines: not a probe database in Nmap's format"
+        ));
+    }
+    skipped.extend(
+        w.into_iter()
+            .map(|w| format!("{shown} line {}: {}", w.line, w.message)),
+    );
+    Ok(db)
 }
 
 fn choose_ports(cli: &Cli, table: &PortTable, m: &Method) -> Result<(Vec<u16>, Vec<u16>)> {

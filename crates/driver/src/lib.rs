@@ -12,6 +12,8 @@ pub mod names;
 pub mod paths;
 mod progress;
 pub mod raw;
+pub mod services;
+mod tls;
 
 pub use clock::WallClock;
 pub use progress::ProgressLine;
