@@ -13,7 +13,7 @@ use portolan_driver::services::{ServiceOptions, ServiceSink};
 use portolan_driver::{
     run_connect_scan, run_raw_scan, LoopContext, LoopStats, ProgressLine, WallClock,
 };
-use portolan_engine::{Discovered, Discovery, Scan};
+use portolan_engine::{Discovered, Discovery, DiscoveryConfig, Scan};
 use portolan_model::{
     HostResult, HostStatus, HostTimes, Hostname, HostnameKind, MacAddress, Protocol, Reason,
     ScanType,
@@ -114,168 +114,199 @@ pub fn execute(
                 &decorate,
             )
         }
+        Discover::Probe { raw, config } if config.assume_up => {
+            // -Pn: every target is up, so hosts go through the link check
+            // and the port scan a group at a time, keeping memory flat.
+            let mut all = Done::default();
+            let mut targets = targets.peekable();
+            while targets.peek().is_some() {
+                let group: Vec<Target> = targets.by_ref().take(ASSUMED_GROUP).collect();
+                let args = (*raw, &**config, &names, &phases);
+                let d =
+                    discover_and_scan(plan, env, args, Box::new(group.into_iter()), paths, sink)?;
+                all.stats.hosts_up += d.stats.hosts_up;
+                all.stats.hosts_total += d.stats.hosts_total;
+                all.raw = merge(all.raw, d.raw);
+                if d.stats.interrupted {
+                    all.stats.interrupted = true;
+                    break;
+                }
+            }
+            Ok(all)
+        }
         Discover::Probe { raw, config } => {
-            let mut done = Done::default();
-            let mut up: Vec<Discovered> = Vec::new();
-            let mut held_down: Vec<Discovered> = Vec::new();
-            let name_down = plan.names.mode == NameMode::All;
-            let started = env.clock.now();
-            let label = if *raw && config.neighbor {
-                "ARP Ping Scan"
-            } else {
-                "Ping Scan"
-            };
-            let per_host = if *raw && config.neighbor {
-                1
-            } else {
-                config.probes.len()
-            };
-            phases.start(env, label, env.hosts_expected, per_host, "port");
-            let mut ctx = DiscoveryContext {
-                stop: env.stop,
-                progress: plan
-                    .show_progress
-                    .then(|| ProgressLine::new(env.clock.now())),
-                expected_hosts: env.hosts_expected,
-                socket_budget: env.socket_budget,
-                workers: env.workers,
-            };
-            let engine_of = |t| Discovery::new((**config).clone(), t);
-            let mut on_host = |h: Discovered| -> std::io::Result<()> {
-                if h.up {
-                    up.push(h);
-                } else if name_down {
-                    held_down.push(h);
-                } else {
-                    done.stats.hosts_total += 1;
-                    sink.host(&down_result(&h, env))?;
-                }
-                Ok(())
-            };
-            let interrupted = if *raw {
-                lock(paths).set_defer_on_link(config.neighbor);
-                let last = config.base_port + (portolan_engine::probe::TRY_PORTS - 1);
-                let mut net = RawNet::new_discovery(paths.clone(), config.base_port..=last);
-                let prefetch = Prefetch::new(targets, paths.clone());
-                let d = engine_of(discover::raw_targets(Box::new(prefetch), paths.clone()));
-                let learn = (paths, !plan.ping_only);
-                let r = discover::run_raw_discovery(
-                    d,
-                    &mut ctx,
-                    env.clock,
-                    &mut net,
-                    learn,
-                    &mut on_host,
-                );
-                lock(paths).set_defer_on_link(false);
-                done.raw = Some(net.stats);
-                r?
-            } else {
-                let d = engine_of(discover::connect_targets(targets));
-                discover::run_connect_discovery(d, &mut ctx, env.clock, &mut on_host)?
-            };
-            let total = up.len() + held_down.len() + done.stats.hosts_total as usize;
-            phases.done(env, label, started, &format!("{total} total hosts"));
-            done.stats.interrupted = interrupted;
-            // Names, then the reports (or the port scan) of the hosts found.
-            up.sort_by_key(|h| h.target.addr);
-            let traces = if plan.traceroute && !interrupted {
-                trace_hosts(env, config, *raw, &up, paths, &phases, &mut done)?
-            } else {
-                HashMap::new()
-            };
-            let mut ask: Vec<Target> = up.iter().map(|h| h.target.clone()).collect();
-            ask.extend(held_down.iter().map(|h| h.target.clone()));
-            let mut hops: Vec<IpAddr> = traces
-                .values()
-                .flat_map(|t| t.hops.iter().filter_map(|h| h.addr))
-                .filter(|a| !known_addr(&up, *a))
-                .collect();
-            hops.sort();
-            hops.dedup();
-            ask.extend(hops.into_iter().map(|addr| Target {
-                addr,
-                hostname: None,
-            }));
-            let found = lookup(plan.names.mode != NameMode::Never, &ask, &names, &phases);
-            for h in held_down {
-                let mut r = down_result(&h, env);
-                add_names(&mut r, &found);
-                done.stats.hosts_total += 1;
-                sink.host(&r)?;
-            }
-            let vendors = vendor_db(&up);
-            let known: HashMap<IpAddr, Known> = up
-                .iter()
-                .map(|h| {
-                    let mac = h.mac.map(|addr| MacAddress {
-                        addr,
-                        vendor: vendors
-                            .as_ref()
-                            .and_then(|db| db.vendor(addr))
-                            .map(str::to_string),
-                    });
-                    let k = Known {
-                        reason: h.reason,
-                        ttl: h.ttl,
-                        mac,
-                    };
-                    (h.target.addr, k)
-                })
-                .collect();
-            let decorate = |r: &mut HostResult| {
-                if let Some(k) = known.get(&r.addr) {
-                    r.status_reason = k.reason;
-                    r.status_reason_ttl = k.ttl;
-                    r.mac = k.mac.clone();
-                }
-                add_names(r, &found);
-                if let Some(t) = traces.get(&r.addr) {
-                    let mut t = t.clone();
-                    for hop in &mut t.hops {
-                        hop.host = hop.addr.and_then(|a| found.get(&a).cloned());
-                    }
-                    r.trace = Some(t);
-                }
-            };
-            if plan.ping_only || interrupted {
-                if interrupted && !plan.ping_only {
-                    // Hosts found but not port-scanned are not reported: a
-                    // resumed run scans them.
-                    return Ok(done);
-                }
-                for h in &up {
-                    let mut r = bare_result(&h.target, env, HostStatus::Up, h.reason, h.ttl);
-                    r.start_time = env.clock.epoch_secs(h.started);
-                    r.end_time = env.clock.epoch_secs(h.finished);
-                    r.times = h.rtt.map(times_of);
-                    decorate(&mut r);
-                    done.stats.hosts_up += 1;
-                    done.stats.hosts_total += 1;
-                    sink.host(&r)?;
-                }
-                return Ok(done);
-            }
-            let down = done.stats.hosts_total;
-            let n = up.len() as u64;
-            let targets: Vec<Target> = up.into_iter().map(|h| h.target).collect();
-            let scanned = port_scan(
-                plan,
-                env,
-                Box::new(targets.into_iter()),
-                n,
-                paths,
-                sink,
-                &decorate,
-            )?;
-            let mut stats = scanned.stats;
-            stats.hosts_total += down;
-            Ok(Done {
-                stats,
-                raw: merge(done.raw, scanned.raw),
-            })
+            let args = (*raw, &**config, &names, &phases);
+            discover_and_scan(plan, env, args, targets, paths, sink)
         }
     }
+}
+
+/// Targets of `-Pn` runs taken through the link check and port scan at once.
+const ASSUMED_GROUP: usize = 4096;
+
+/// Host discovery of `targets`, then names, traces and the port scan (or
+/// the `-sn` report) of the hosts found up.
+fn discover_and_scan(
+    plan: &Plan,
+    env: &Env<'_>,
+    (raw, config, names, phases): (bool, &DiscoveryConfig, &NameConfig, &Phases),
+    targets: Box<dyn Iterator<Item = Target> + Send>,
+    paths: &SharedPaths,
+    sink: &mut dyn Sink,
+) -> Result<Done> {
+    let raw = &raw;
+    let mut done = Done::default();
+    let mut up: Vec<Discovered> = Vec::new();
+    let mut held_down: Vec<Discovered> = Vec::new();
+    let name_down = plan.names.mode == NameMode::All;
+    let started = env.clock.now();
+    let label = if *raw && config.neighbor {
+        "ARP Ping Scan"
+    } else {
+        "Ping Scan"
+    };
+    let per_host = if *raw && config.neighbor {
+        1
+    } else {
+        config.probes.len()
+    };
+    phases.start(env, label, env.hosts_expected, per_host, "port");
+    let mut ctx = DiscoveryContext {
+        stop: env.stop,
+        progress: plan
+            .show_progress
+            .then(|| ProgressLine::new(env.clock.now())),
+        expected_hosts: env.hosts_expected,
+        socket_budget: env.socket_budget,
+        workers: env.workers,
+    };
+    let engine_of = |t| Discovery::new(config.clone(), t);
+    let mut on_host = |h: Discovered| -> std::io::Result<()> {
+        if h.up {
+            up.push(h);
+        } else if name_down {
+            held_down.push(h);
+        } else {
+            done.stats.hosts_total += 1;
+            sink.host(&down_result(&h, env))?;
+        }
+        Ok(())
+    };
+    let interrupted = if *raw {
+        lock(paths).set_defer_on_link(config.neighbor);
+        let last = config.base_port + (portolan_engine::probe::TRY_PORTS - 1);
+        let mut net = RawNet::new_discovery(paths.clone(), config.base_port..=last);
+        let prefetch = Prefetch::new(targets, paths.clone());
+        let d = engine_of(discover::raw_targets(Box::new(prefetch), paths.clone()));
+        let learn = (paths, !plan.ping_only);
+        let r = discover::run_raw_discovery(d, &mut ctx, env.clock, &mut net, learn, &mut on_host);
+        lock(paths).set_defer_on_link(false);
+        done.raw = Some(net.stats);
+        r?
+    } else {
+        let d = engine_of(discover::connect_targets(targets));
+        discover::run_connect_discovery(d, &mut ctx, env.clock, &mut on_host)?
+    };
+    let total = up.len() + held_down.len() + done.stats.hosts_total as usize;
+    phases.done(env, label, started, &format!("{total} total hosts"));
+    done.stats.interrupted = interrupted;
+    // Names, then the reports (or the port scan) of the hosts found.
+    up.sort_by_key(|h| h.target.addr);
+    let traces = if plan.traceroute && !interrupted {
+        trace_hosts(env, config, *raw, &up, paths, phases, &mut done)?
+    } else {
+        HashMap::new()
+    };
+    let mut ask: Vec<Target> = up.iter().map(|h| h.target.clone()).collect();
+    ask.extend(held_down.iter().map(|h| h.target.clone()));
+    let mut hops: Vec<IpAddr> = traces
+        .values()
+        .flat_map(|t| t.hops.iter().filter_map(|h| h.addr))
+        .filter(|a| !known_addr(&up, *a))
+        .collect();
+    hops.sort();
+    hops.dedup();
+    ask.extend(hops.into_iter().map(|addr| Target {
+        addr,
+        hostname: None,
+    }));
+    let found = lookup(plan.names.mode != NameMode::Never, &ask, names, phases);
+    for h in held_down {
+        let mut r = down_result(&h, env);
+        add_names(&mut r, &found);
+        done.stats.hosts_total += 1;
+        sink.host(&r)?;
+    }
+    let vendors = vendor_db(&up);
+    let known: HashMap<IpAddr, Known> = up
+        .iter()
+        .map(|h| {
+            let mac = h.mac.map(|addr| MacAddress {
+                addr,
+                vendor: vendors
+                    .as_ref()
+                    .and_then(|db| db.vendor(addr))
+                    .map(str::to_string),
+            });
+            let k = Known {
+                reason: h.reason,
+                ttl: h.ttl,
+                mac,
+            };
+            (h.target.addr, k)
+        })
+        .collect();
+    let decorate = |r: &mut HostResult| {
+        if let Some(k) = known.get(&r.addr) {
+            r.status_reason = k.reason;
+            r.status_reason_ttl = k.ttl;
+            r.mac = k.mac.clone();
+        }
+        add_names(r, &found);
+        if let Some(t) = traces.get(&r.addr) {
+            let mut t = t.clone();
+            for hop in &mut t.hops {
+                hop.host = hop.addr.and_then(|a| found.get(&a).cloned());
+            }
+            r.trace = Some(t);
+        }
+    };
+    if plan.ping_only || interrupted {
+        if interrupted && !plan.ping_only {
+            // Hosts found but not port-scanned are not reported: a
+            // resumed run scans them.
+            return Ok(done);
+        }
+        for h in &up {
+            let mut r = bare_result(&h.target, env, HostStatus::Up, h.reason, h.ttl);
+            r.start_time = env.clock.epoch_secs(h.started);
+            r.end_time = env.clock.epoch_secs(h.finished);
+            r.times = h.rtt.map(times_of);
+            decorate(&mut r);
+            done.stats.hosts_up += 1;
+            done.stats.hosts_total += 1;
+            sink.host(&r)?;
+        }
+        return Ok(done);
+    }
+    let down = done.stats.hosts_total;
+    let n = up.len() as u64;
+    let targets: Vec<Target> = up.into_iter().map(|h| h.target).collect();
+    let scanned = port_scan(
+        plan,
+        env,
+        Box::new(targets.into_iter()),
+        n,
+        paths,
+        sink,
+        &decorate,
+    )?;
+    let mut stats = scanned.stats;
+    stats.hosts_total += down;
+    Ok(Done {
+        stats,
+        raw: merge(done.raw, scanned.raw),
+    })
 }
 
 fn known_addr(up: &[Discovered], a: IpAddr) -> bool {
