@@ -12,7 +12,7 @@ pkgs=(
     libssl-dev pkg-config openssl
     openssh-server nginx-light vsftpd dnsmasq-base ntpsec snmpd redis-server memcached
     postgresql postfix dovecot-imapd dovecot-pop3d mariadb-server slapd mosquitto
-    inetutils-telnetd kamailio
+    inetutils-telnetd inetutils-inetd kamailio
 )
 
 missing=()
@@ -45,8 +45,16 @@ echo "setup-service-daemons: installing ${missing[*]}"
 apt-get update -qq </dev/null
 apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null
 # Daemons that a package starts despite the policy (none should) are stopped, so
-# that only the lab's own instances listen.
-for d in sshd nginx vsftpd redis-server memcached postgres postfix dovecot mariadbd slapd mosquitto kamailio snmpd ntpd; do
-    pkill -x "$d" 2>/dev/null || true
+# that only the lab's own instances listen. Only processes in this (the machine's)
+# network namespace: the instances of labs that are up run in namespaces of their
+# own and are left alone.
+root_net=$(readlink /proc/self/ns/net)
+for d in sshd nginx vsftpd redis-server memcached postgres postfix dovecot mariadbd slapd \
+    mosquitto kamailio snmpd ntpd inetutils-inetd; do
+    for pid in $(pgrep -x "$d" || true); do
+        if [[ $(readlink "/proc/$pid/ns/net" 2>/dev/null) == "$root_net" ]]; then
+            kill "$pid" 2>/dev/null || true
+        fi
+    done
 done
 echo "setup-service-daemons: ok"

@@ -50,22 +50,41 @@ fn protocol_name(v: &str) -> String {
     }
 }
 
-/// `commonName=s1.svc.test/organizationName=Portolan Lab`, in certificate order.
+/// `commonName=s1.svc.test/organizationName=Portolan Lab`: common name,
+/// organisation, state and country first (the order Nmap's ssl-cert prints
+/// them in), then any other attribute in certificate order.
 fn dn_text(name: &X509NameRef) -> String {
-    let parts: Vec<String> = name
+    let mut parts: Vec<(usize, String)> = name
         .entries()
-        .map(|e| {
-            let key = e
-                .object()
-                .nid()
+        .enumerate()
+        .map(|(i, e)| {
+            let nid = e.object().nid();
+            let key = nid
                 .long_name()
-                .map(|n| camel_name(e.object().nid(), n))
+                .map(|n| camel_name(nid, n))
                 .unwrap_or_else(|_| e.object().to_string());
             let value = String::from_utf8_lossy(e.data().as_slice()).into_owned();
-            format!("{key}={value}")
+            (
+                rank(nid).unwrap_or(FIRST.len() + i),
+                format!("{key}={value}"),
+            )
         })
         .collect();
-    parts.join("/")
+    parts.sort_by_key(|(r, _)| *r);
+    let texts: Vec<String> = parts.into_iter().map(|(_, t)| t).collect();
+    texts.join("/")
+}
+
+/// Attributes that lead a distinguished name, in this order.
+const FIRST: [Nid; 4] = [
+    Nid::COMMONNAME,
+    Nid::ORGANIZATIONNAME,
+    Nid::STATEORPROVINCENAME,
+    Nid::COUNTRYNAME,
+];
+
+fn rank(nid: Nid) -> Option<usize> {
+    FIRST.iter().position(|n| *n == nid)
 }
 
 /// OpenSSL's long names are already Nmap's (`commonName`), but for a few.
