@@ -11,8 +11,12 @@ counter samples, timeout) and the files those lines name, plus the target's kern
 counters before and after each run (nstat). Every (host, port) of a scenario is compared
 with the truth, so one wrong state shows; masscan reports open ports only and is scored
 on those alone. Host discovery scenarios (D1, D2) are scored on the set of hosts
-reported up instead. Output cut short by a timeout is scored as far as it goes. Stdlib
-only.
+reported up instead, version detection (V1) on each service's name, TLS tunnel, product
+and version. Output cut short by a timeout is scored as far as it goes.
+
+Scenarios the run did not include keep their sections from the existing BENCHMARKS.md
+(the file written to): each carried-over section gets one line under its heading naming
+the run that wrote it, and is otherwise copied as it was. Stdlib only.
 """
 
 import ipaddress
@@ -30,6 +34,10 @@ OPEN_ONLY = ("masscan", "masscan-max")  # tools that report open ports and nothi
 R2_LIMIT_S = 10.0
 R4_LIMIT = 1.2
 R5_FLAT = 1.25  # "flat": the /16 peak RSS at most this times the /20 one
+V1_RATIO = 2.0  # V1 target: nmap_time / portolan_time at least this
+ALL_SCENARIOS = "connect-1 connect-2 R1 R2 R3 R4 R5 D1 D2 V1".split()  # bench/run.sh's order
+CARRIED = "> Section from an earlier run: "  # the first line of a carried-over section
+PPS_SECTION = "Packet rates"
 
 
 # ---------------------------------------------------------------------------- truth
@@ -70,7 +78,8 @@ def load_root(path):
     try:
         return ET.parse(path).getroot(), True
     except ET.ParseError:
-        text = open(path, errors="replace").read()
+        with open(path, errors="replace") as f:
+            text = f.read()
         cut = text.rfind("</host>")
         start = text.find("<nmaprun")
         if start < 0:
@@ -181,10 +190,112 @@ def score_discovery(scenario, xml_path):
             "hosts_total": total, "complete": complete}
 
 
+def norm(text):
+    """Case and runs of white space aside."""
+    return " ".join(text.split()).casefold() if text else None
+
+
+def version_right(have, want):
+    """`have` is the truth's version, or starts with it followed by a separator: Nmap's
+    '9.2p1 Debian 2+deb12u10' is right for 9.2p1; '1.2.20' and '1.2.2.1' are not for
+    1.2.2."""
+    if not have or not want or not have.startswith(want):
+        return False
+    rest = have[len(want):]
+    return not re.match(r"[0-9A-Za-z]|[.:][0-9A-Za-z]", rest)
+
+
+def show_name(name, tunnel):
+    return ("ssl/" if tunnel else "") + (name or "none")
+
+
+def show(text):
+    return '"%s"' % text if text else "none"
+
+
+def service_ports(root):
+    """{(addr, proto, port): (state, <service> attributes)} of one -sV result."""
+    out = {}
+    for host in root.iter("host"):
+        addr = host_addr(host)
+        ports_el = host.find("ports")
+        if addr is None or ports_el is None:
+            continue
+        for p in ports_el.iter("port"):
+            state, svc = p.find("state"), p.find("service")
+            out[(addr, p.get("protocol"), int(p.get("portid")))] = (
+                state.get("state") if state is not None else None,
+                dict(svc.attrib) if svc is not None else {})
+    return out
+
+
+def judge_service(truth, got):
+    """(open?, name right?, product right?, version right?, table-named?, misses) of one
+    truth service against what a tool reported for its port (None: nothing)."""
+    state, svc = got if got is not None else ("not reported", {})
+    misses = []
+    is_open = state == "open"
+    if not is_open:
+        misses.append("state %s" % state)
+    want_name = show_name(truth["name"], truth.get("tunnel"))
+    have_name = show_name(svc.get("name"), svc.get("tunnel"))
+    named = want_name == have_name
+    if not named:
+        misses.append("name %s (truth %s)" % (have_name, want_name))
+    product = None
+    if truth.get("product"):
+        product = norm(svc.get("product")) == norm(truth["product"])
+        if not product:
+            misses.append("product %s (truth %s)" % (show(svc.get("product")),
+                                                      show(truth["product"])))
+    version = None
+    if truth.get("version"):
+        version = version_right(svc.get("version"), truth["version"])
+        if not version:
+            misses.append("version %s (truth %s)" % (show(svc.get("version")),
+                                                      show(truth["version"])))
+    return is_open, named, product, version, named and svc.get("method") == "table", misses
+
+
+def service_key(t):
+    return "%s %d/%s" % (t["addr"], t["port"], t["proto"])
+
+
+def score_services(scenario, xml_path):
+    """Compare a -sV run's services with the lab's truth, service by service."""
+    try:
+        root, complete = load_root(xml_path)
+    except (OSError, ET.ParseError) as err:
+        return {"error": "no readable XML (%s)" % err.__class__.__name__}
+    got = service_ports(root)
+    out = {"services": len(scenario["services"]), "svc_open": 0, "named": 0, "by_table": 0,
+           "products": 0, "with_product": 0, "versions": 0, "with_version": 0,
+           "right": {"product": set(), "version": set()}, "misses": [],
+           "complete": complete}
+    for t in scenario["services"]:
+        key = service_key(t)
+        is_open, named, product, version, by_table, misses = judge_service(
+            t, got.get((t["addr"], t["proto"], t["port"])))
+        out["svc_open"] += is_open
+        out["named"] += named
+        out["by_table"] += by_table
+        for field, ok in (("product", product), ("version", version)):
+            if ok is not None:
+                out["with_" + field] += 1
+                out[field + "s"] += ok
+                if ok:
+                    out["right"][field].add(key)
+        if misses:
+            out["misses"].append((key, t, misses))
+    return out
+
+
 def score_key(s):
     """Worst first: fewest right, then most wrong."""
     if "up_found" in s:
         return (s["up_found"], -s["false_up"])
+    if "named" in s:
+        return (s["named"], s["products"], s["versions"])
     return (s.get("correct", 0), s["open_found"], -s["false_open"])
 
 
@@ -194,7 +305,8 @@ def read_time_v(path):
     """Wall seconds and peak RSS (KiB) from GNU time's -v report."""
     wall, rss = None, None
     try:
-        text = open(path).read()
+        with open(path) as f:
+            text = f.read()
     except OSError:
         return wall, rss
     m = re.search(r"Elapsed \(wall clock\) time.*: (?:(\d+):)?(\d+):(\d+(?:\.\d+)?)", text)
@@ -210,9 +322,10 @@ def read_ifstat(path):
     """[(t, tx, rx)] samples of the scanner's veth counters."""
     samples = []
     try:
-        for line in open(path):
-            t, tx, rx = line.split()
-            samples.append((float(t), int(tx), int(rx)))
+        with open(path) as f:
+            for line in f:
+                t, tx, rx = line.split()
+                samples.append((float(t), int(tx), int(rx)))
     except (OSError, ValueError):
         pass
     return samples
@@ -239,10 +352,11 @@ def peak_rate(samples, col, window=PEAK_WINDOW_S):
 def read_nstat(path):
     out = {}
     try:
-        for line in open(path):
-            parts = line.split()
-            if len(parts) >= 2 and parts[1].isdigit():
-                out[parts[0]] = int(parts[1])
+        with open(path) as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) >= 2 and parts[1].isdigit():
+                    out[parts[0]] = int(parts[1])
     except OSError:
         pass
     return out
@@ -296,6 +410,8 @@ def tool_row(scenario, tool, runs):
            "rss_mib": max(rss) / 1024 if rss else None}
     if scenario.get("kind") == "discovery":
         scores = [score_discovery(scenario, r["xml"]) for r in runs]
+    elif scenario.get("kind") == "services":
+        scores = [score_services(scenario, r["xml"]) for r in runs]
     else:
         scores = [score(scenario, tool, r["xml"]) for r in runs]
     good = [s for s in scores if "error" not in s]
@@ -536,6 +652,81 @@ def verdict_R4(scenario, rows):
     return lines
 
 
+def services_table(rows):
+    lines = ["| tool | wall s (median) | peak RSS MiB | open | named right (name + tunnel) "
+             "| products right | versions right | runs ok |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        if "named" in r:
+            named = "%d / %d" % (r["named"], r["services"])
+            if r["by_table"]:
+                named += " (%d from the port table)" % r["by_table"]
+            cells = ["%d / %d" % (r["svc_open"], r["services"]), named,
+                     "%d / %d" % (r["products"], r["with_product"]),
+                     "%d / %d" % (r["versions"], r["with_version"])]
+            if r.get("partial"):
+                cells[-1] += ", partial output"
+        else:
+            cells = [r.get("error", "n/a")] * 4
+        lines.append("| %s | %s | %s | %s | %s | %s | %s | %d/%d |" % tuple(
+            [r["tool"], wall_text(r), fmt(r["rss_mib"], ".1f")] + cells + [r["ok"], r["runs"]]))
+    return lines
+
+
+def services_misses(rows):
+    """Every service a tool got wrong, with what it reported; nmap's lines add the lab's
+    note on what Nmap 7.93 printed there, when it has one."""
+    lines = []
+    for r in rows:
+        if "named" not in r:
+            continue
+        misses = r["misses"]
+        lines += ["", "%s: %s" % (r["tool"], "%d of %d services not fully right%s"
+                                  % (len(misses), r["services"], ":" if misses else "."))]
+        if misses:
+            lines.append("")
+        for key, t, what in misses:
+            note = "; lab note: %s" % t["note"] if r["tool"] == "nmap" and t.get("note") \
+                else ""
+            lines.append("- %s %s: %s%s" % (key, show_name(t["name"], t.get("tunnel")),
+                                             "; ".join(what), note))
+    return lines
+
+
+def covers(p, n, field):
+    """(portolan right wherever nmap is?, services nmap has right and portolan not)."""
+    if p is None or n is None or "right" not in p or "right" not in n:
+        return False, []
+    lost = sorted(n["right"][field] - p["right"][field])
+    return not lost, lost
+
+
+def verdict_V1(rows):
+    p, n = rows.get("portolan"), rows.get("nmap")
+    ratio, line = ratio_line(p, n, "nmap")
+    lines = ["", line + " (target >= %g)" % V1_RATIO]
+    ok = ratio is not None and ratio >= V1_RATIO and p is not None and not p.get("partial")
+    for field in ("product", "version"):
+        good, lost = covers(p, n, field)
+        ok = ok and good
+        lines.append("portolan has the %s right wherever nmap has: %s%s" % (
+            field, yes_no(good), " (not on %s)" % ", ".join(lost) if lost else ""))
+    lines.append("Target (the same products and versions as nmap, portolan time <= 1/%g of "
+                 "nmap's): meets target: %s" % (V1_RATIO, yes_no(ok)))
+    return lines
+
+
+def services_section(scenario, rows, commands):
+    lines = ["## %s" % scenario["title"], "", scenario["description"], ""]
+    if scenario.get("error"):
+        return lines + ["Not run: %s." % scenario["error"]]
+    for r in rows.values():
+        lines.append("- `%s`" % commands.get(("V1", r["tool"]), ""))
+    lines += [""] + services_table(list(rows.values()))
+    lines += services_misses(list(rows.values()))
+    return lines + verdict_V1(rows)
+
+
 def port_verdict(name, scenario, rows):
     if name.startswith("connect"):
         return verdict_connect(rows)
@@ -546,6 +737,8 @@ def port_verdict(name, scenario, rows):
 
 
 def scenario_section(name, scenario, rows, commands):
+    if scenario.get("kind") == "services":
+        return services_section(scenario, rows, commands)
     lines = ["## %s" % scenario["title"], "", scenario["description"], ""]
     for r in rows.values():
         cmd = commands.get((scenario.get("runs_key", name), r["tool"]), "")
@@ -636,37 +829,119 @@ def pps_summary(rows_by_scen):
     return lines
 
 
-def main(argv):
-    out_dir, target = argv[1], argv[2]
-    meta = json.load(open(os.path.join(out_dir, "scenarios.json")))
-    runs = read_runs(out_dir)
-    commands = read_commands(out_dir)
-    doc = ["# Benchmarks", "",
-           "Written by `bench/run.sh`; do not edit by hand. Every run builds its own test "
-           "network in network namespaces (a scanner namespace and a target namespace joined "
-           "by a veth pair, 198.18.64.1/24 <-> 198.18.64.2/24; 198.19.0.0/16 routed to the "
-           "target, which answers for all of it), scans it with each tool, and checks every "
-           "port state against the known truth (masscan, which reports open ports only, on "
-           "its open ports).", "",
-           "- date: %s" % meta["date"],
-           "- machine: %s CPUs (%s), %s, Linux %s" % (meta["nproc"], meta["cpu"], meta["mem"],
-                                                     meta["kernel"]),
-           "- load average (1/5/15 min): %s; other work on the machine shows up in the "
-           "wall times" % meta.get("load", "n/a"),
-           "- command: `%s`" % meta["cmdline"],
-           "- portolan: %s (%s)" % (meta["portolan_rev"], meta["portolan_note"]),
-           "- nmap: %s" % meta["nmap_version"],
-           "- masscan: %s" % meta["masscan_version"],
-           "- runs per tool: %d; wall time is the median, peak RSS the maximum, accuracy the "
-           "worst run" % meta["runs"],
-           "- per-run timeout: %s s (nmap: %s s); a run that hits it is reported as \"did not "
-           "finish\" and whatever output it left is scored" % (meta["timeout"],
-                                                               meta["nmap_timeout"]),
-           ""]
-    rows_by_scen = {}
+def section_key(heading):
+    """'## R1: SYN scan ...' -> 'R1'; '## Packet rates' -> 'Packet rates'."""
+    title = heading[3:].strip()
+    m = re.match(r"([^:\s]+):", title)
+    return m.group(1) if m else title
+
+
+def split_report(text):
+    """(header lines, {key: section lines}) of a report: a section runs from its '## '
+    heading to the next one, without trailing blank lines."""
+    header, sections, current = [], {}, None
+    for line in text.split("\n"):
+        if line.startswith("## "):
+            current = sections.setdefault(section_key(line), [])
+            if current:  # a repeated heading: keep the first section of that name only
+                current = []
+        (header if current is None else current).append(line)
+    for lines in sections.values():
+        while lines and not lines[-1].strip():
+            lines.pop()
+    return header, sections
+
+
+HEADER_FACTS = {"date": r"- date: (.*)$", "command": r"- command: `(.*)`$",
+                "portolan": r"- portolan: (.*)$", "machine": r"- machine: (.*)$",
+                "runs": r"- runs per tool: (\d+);", "load": r"- load average [^:]*: (.*?);",
+                "timeout": r"- per-run timeout: (\d+ s \(nmap: \d+ s\));"}
+
+
+def header_facts(header):
+    facts = {}
+    for line in header:
+        for key, pattern in HEADER_FACTS.items():
+            m = re.match(pattern, line)
+            if m and key not in facts:
+                facts[key] = m.group(1)
+    return facts
+
+
+def carried_note(facts, machine):
+    """The line under a carried-over section's heading: the run that wrote it."""
+    if "date" not in facts and "command" not in facts:
+        return CARRIED + "date and command unknown (no header in the previous report)."
+    parts = ["%s, `%s`" % (facts.get("date", "date unknown"), facts.get("command", "?"))]
+    if "portolan" in facts:
+        parts.append("portolan %s" % facts["portolan"])
+    if "runs" in facts:
+        parts.append("runs per tool: %s" % facts["runs"])
+    if "timeout" in facts:
+        parts.append("timeout %s" % facts["timeout"])
+    if "load" in facts:
+        parts.append("load average %s" % facts["load"])
+    if facts.get("machine") and facts["machine"] != machine:
+        parts.append("machine: %s" % facts["machine"])
+    return CARRIED + "; ".join(parts) + "."
+
+
+def carry(lines, note):
+    """A section from the previous report with the note under its heading (a section
+    carried before keeps the note it has)."""
+    if len(lines) > 2 and lines[2].startswith(CARRIED):
+        return list(lines)
+    return lines[:1] + ["", note] + lines[1:]
+
+
+def read_previous(target):
+    try:
+        with open(target) as f:
+            return split_report(f.read())
+    except OSError:
+        return [], {}
+
+
+def report_header(meta, kept, carried):
+    lines = ["# Benchmarks", "",
+             "Written by `bench/run.sh`; do not edit by hand. Every run builds its own test "
+             "network in network namespaces (a scanner namespace and a target namespace "
+             "joined by a veth pair, 198.18.64.1/24 <-> 198.18.64.2/24; 198.19.0.0/16 routed "
+             "to the target, which answers for all of it; V1 has a lab of real daemons of its "
+             "own), scans it with each tool, and checks every port state against the known "
+             "truth (masscan, which reports open ports only, on its open ports).", "",
+             "- date: %s" % meta["date"],
+             "- machine: %s" % machine_text(meta),
+             "- load average (1/5/15 min): %s; other work on the machine shows up in the "
+             "wall times" % meta.get("load", "n/a"),
+             "- command: `%s`" % meta["cmdline"],
+             "- portolan: %s (%s)" % (meta["portolan_rev"], meta["portolan_note"]),
+             "- nmap: %s" % meta["nmap_version"],
+             "- masscan: %s" % meta["masscan_version"],
+             "- runs per tool: %d; wall time is the median, peak RSS the maximum, accuracy "
+             "the worst run" % meta["runs"],
+             "- per-run timeout: %s s (nmap: %s s); a run that hits it is reported as \"did "
+             "not finish\" and whatever output it left is scored" % (meta["timeout"],
+                                                                     meta["nmap_timeout"])]
+    if carried:
+        lines.append("- sections from this run: %s; carried over from earlier runs (the line "
+                     "under each heading says which): %s"
+                     % (", ".join(kept) or "none", ", ".join(carried)))
+    return lines + [""]
+
+
+def machine_text(meta):
+    return "%s CPUs (%s), %s, Linux %s" % (meta["nproc"], meta["cpu"], meta["mem"],
+                                          meta["kernel"])
+
+
+def fresh_sections(meta, runs, commands):
+    """{name: section lines} of the scenarios this run measured, and the packet rates
+    summary of its raw TCP scenarios (empty when it has none)."""
+    out, rows_by_scen = {}, {}
     for name, scenario in meta["scenarios"].items():
         if name == "R5":
-            doc += memory_section(meta, runs, commands) + [""]
+            out[name] = memory_section(meta, runs, commands)
             continue
         key = scenario.get("runs_key", name)
         rows = {}
@@ -675,8 +950,38 @@ def main(argv):
             if rr:
                 rows[t] = tool_row(scenario, t, rr)
         rows_by_scen[name] = rows
-        doc += scenario_section(name, scenario, rows, commands) + [""]
-    doc += pps_summary({k: v for k, v in rows_by_scen.items() if k in ("R1", "R2", "R3")})
+        out[name] = scenario_section(name, scenario, rows, commands)
+    pps = pps_summary({k: v for k, v in rows_by_scen.items() if k in ("R1", "R2", "R3")})
+    if pps:
+        out[PPS_SECTION] = pps
+    return out
+
+
+def main(argv):
+    out_dir, target = argv[1], argv[2]
+    with open(os.path.join(out_dir, "scenarios.json")) as f:
+        meta = json.load(f)
+    runs = read_runs(out_dir)
+    commands = read_commands(out_dir)
+    fresh = fresh_sections(meta, runs, commands)
+    old_header, old = read_previous(target)
+    note = carried_note(header_facts(old_header), machine_text(meta))
+    order = meta.get("all_scenarios") or ALL_SCENARIOS
+    for name in old:
+        if name not in order and name != PPS_SECTION:
+            sys.stderr.write("report.py: dropping section %r of %s: no such scenario\n"
+                             % (name, target))
+    body, kept, carried = [], [], []
+    for name in order + [PPS_SECTION]:
+        if name in fresh:
+            body += fresh[name] + [""]
+            kept.append(name)
+        elif name in old:
+            body += carry(old[name], note) + [""]
+            carried.append(name)
+    doc = report_header(meta, [k for k in kept if k != PPS_SECTION],
+                        [c for c in carried if c != PPS_SECTION] +
+                        (["packet rates"] if PPS_SECTION in carried else [])) + body
     with open(target, "w") as f:
         f.write("\n".join(doc).rstrip("\n") + "\n")
     failed = [r for r in runs if r["rc"] != 0 and not (r["tool"] == "nmap" and
@@ -713,6 +1018,51 @@ def discovery_meta(env):
                "targets": env["BENCH_D2_NET"], "ports": "", "up": d2,
                "tools": ["portolan", "nmap"], "pps": True},
     }
+
+
+def service_meta(env):
+    """V1: the lab's truth (svc.py up's JSON), or why the lab did not come up."""
+    title = "V1: version detection of real daemons (-sS -sU -sV)"
+    error = env.get("BENCH_V1_ERROR") or None
+    services, hosts = [], {}
+    if not error:
+        try:
+            with open(env["BENCH_V1_TRUTH"]) as f:
+                truth = json.load(f)
+            hosts = truth["hosts"]
+            services = [{k: svc.get(k) for k in ("host", "addr", "port", "proto", "name",
+                                                 "tunnel", "product", "version", "note")}
+                        for svc in truth["services"]]
+        except (OSError, ValueError, KeyError) as err:
+            error = "no readable lab truth (%s)" % err.__class__.__name__
+    return {"title": title, "kind": "services", "services": services, "error": error,
+            "description": services_description(hosts, services),
+            "tools": ["portolan", "nmap"]}
+
+
+def services_description(hosts, services):
+    per_host = []
+    for name, h in sorted(hosts.items()):
+        mine = sorted((s for s in services if s["host"] == name),
+                      key=lambda s: (s["proto"], s["port"]))
+        per_host.append("%s %s: %s" % (name, h.get("v4", "?"), ", ".join(
+            "%d/%s %s" % (s["port"], s["proto"], s["product"] or show_name(s["name"],
+                                                                          s["tunnel"]))
+            for s in mine)))
+    return ("Real Debian daemons in two server namespaces of their own lab (tests/net/svc.py, "
+            "one bridge, the scanner at 198.18.0.1), each started with a configuration of "
+            "the lab's: %s. Both tools get the same arguments: -sS -sU -sV -Pn -n -T4 on the "
+            "lab's TCP and UDP service ports (T:/U: lists) of both addresses, so each host "
+            "also has the other's ports closed. %d services (%d TCP, %d UDP) are scored "
+            "against the lab's truth: named right when the service name and the TLS tunnel "
+            "(ssl/) are the truth's; product right when it is the truth's (case and spacing "
+            "aside); version, where the daemon discloses one (the installed package's "
+            "upstream version), right when the reported version is the truth's or starts "
+            "with it followed by a separator (Nmap's `9.2p1 Debian 2+deb12u10` for 9.2p1). "
+            "Every miss is listed with what the tool reported."
+            % ("; ".join(per_host) or "the lab did not come up", len(services),
+               sum(s["proto"] == "tcp" for s in services),
+               sum(s["proto"] == "udp" for s in services)))
 
 
 def write_meta(path):
@@ -781,6 +1131,8 @@ def write_meta(path):
                "sizes": {"/20": dict(r3, targets="198.19.0.0/20"),
                          "/16": dict(r3, targets="198.19.0.0/16", fallback="R3")}}
     s.update(discovery_meta(env))
+    if "V1" in chosen:
+        s["V1"] = service_meta(env)
     meta = {
         "date": env["BENCH_DATE"], "nproc": env["BENCH_NPROC"], "cpu": env["BENCH_CPU"],
         "mem": env["BENCH_MEM"], "kernel": env["BENCH_KERNEL"], "load": env["BENCH_LOAD"],
@@ -789,6 +1141,7 @@ def write_meta(path):
         "masscan_version": env["BENCH_MASSCAN"], "runs": int(env["BENCH_RUNS"]),
         "timeout": int(env["BENCH_TIMEOUT"]), "nmap_timeout": int(env["BENCH_NMAP_TIMEOUT"]),
         "scenarios": {k: v for k, v in s.items() if k in chosen},
+        "all_scenarios": env.get("BENCH_ALL_SCENARIOS", " ".join(ALL_SCENARIOS)).split(),
     }
     with open(path, "w") as f:
         json.dump(meta, f, indent=1)

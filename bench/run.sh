@@ -22,11 +22,18 @@
 #       100-200 probes/s here and had covered less than half of the /16 after 1800 s
 #       (2 CPUs): unless --nmap-timeout allows well over an hour, its time is a lower
 #       bound and its hosts are those it reached.
+#   V1  version detection on a lab of real daemons (tests/net/svc.py, prefix pbv<pid>,
+#       its own namespaces): -sS -sU -sV -Pn -n -T4 on the lab's TCP and UDP service
+#       ports of both server addresses, from the lab's scanner namespace, portolan vs
+#       nmap; scored on each service's name (+ TLS tunnel), product and version.
+# A run of some scenarios keeps the other scenarios' sections of the report file
+# (each marked with the date and command of the run that wrote it).
 # --tools portolan,nmap,masscan picks the tools (default: all three; without portolan
 # nothing is built).
-# Network (namespaces pb<pid>-scan and pb<pid>-tgt, one veth pair; the root namespace is
-# never touched): scanner 198.18.64.1/24, target 198.18.64.2/24; 198.19.0.0/16 is routed
-# to the target, which holds it as a local route on lo so every address answers. Truth:
+# Network (namespaces pb<pid>-scan and pb<pid>-tgt, one veth pair, not built when V1 is
+# the only scenario; V1 has its own lab; the root namespace is never touched): scanner
+# 198.18.64.1/24, target 198.18.64.2/24; 198.19.0.0/16 is routed to the target, which
+# holds it as a local route on lo so every address answers. Truth:
 # 198.18.64.2 has 22,80,443,8080,31337 open and nft drops 23,8081,9999,40000 (TCP);
 # 198.19.x.y has 22 and 80 open (in R3/R5 80 only on even addresses: odd ones
 # nft-reject with a RST) and everything else closed; UDP 53,123,161 of 198.18.64.2
@@ -42,14 +49,14 @@
 # Each run is bounded by `timeout` (nmap by --nmap-timeout); wall time and peak RSS come
 # from /usr/bin/time -v, packet counts from the scanner's veth counters, and every port
 # state is scored against the truth (bench/report.py). Raw outputs stay in
-# bench/out/<prefix>/ (git-ignored). Torn down on any exit.
+# bench/out/<prefix>/ (git-ignored). Torn down on any exit (the V1 lab too).
 set -euo pipefail
 export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$(pwd)
 
 CMDLINE="bench/run.sh${*:+ $*}"
-ALL_SCENARIOS="connect-1 connect-2 R1 R2 R3 R4 R5 D1 D2"
+ALL_SCENARIOS="connect-1 connect-2 R1 R2 R3 R4 R5 D1 D2 V1"
 RUNS=1
 SCENARIOS=$ALL_SCENARIOS
 TOOL_TIMEOUT=600
@@ -65,7 +72,7 @@ canonical() {
     case "${1,,}" in
         1|connect-1) echo connect-1 ;;
         2|connect-2) echo connect-2 ;;
-        r[1-5]|d[12]) echo "${1^^}" ;;
+        r[1-5]|d[12]|v1) echo "${1^^}" ;;
         *) return 1 ;;
     esac
 }
@@ -160,6 +167,15 @@ D2_QUIET=198.19.200.200
 # The router's (the target's) address on every link to a D2 host.
 D2_LINK=198.18.65.1
 PING=(-sn -n -T4)
+# V1: the service lab (tests/net/svc.py) and its truth; LAB_UP says it may need tearing down.
+LAB="pbv$$"
+LAB_UP=0
+V1_ERROR=""
+# Where run_tool runs a tool (namespace, interface whose counters are sampled) and whose
+# kernel counters it records (empty: none); scenario_V1 points them at its lab.
+RUN_NS=$SCAN
+RUN_IF=eth0
+NSTAT_NS=$TGT
 
 log() { echo "bench: $*" >&2; }
 
@@ -177,6 +193,7 @@ teardown() {
     stop_pid "$LISTENER_PID"
     stop_pid "$UDP_PID"
     SAMPLER_PID="" NUDGE_PID="" LISTENER_PID="" UDP_PID=""
+    lab_down
     for ns in $(ip netns list 2>/dev/null | awk -v p="$P-" 'index($1, p) == 1 {print $1}'); do
         # Whatever still runs inside our own namespaces (a hung scan) is ours to stop.
         for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -9 "$pid" 2>/dev/null; done
@@ -184,6 +201,14 @@ teardown() {
     done
     set -e
 }
+# The V1 lab's own teardown (idempotent; stops every process in its namespaces).
+lab_down() {
+    ((LAB_UP)) || return 0
+    python3 "$ROOT/tests/net/svc.py" down --prefix "$LAB" >>"$OUT/V1-lab.log" 2>&1 ||
+        log "svc.py down --prefix $LAB failed (see $OUT/V1-lab.log)"
+    LAB_UP=0
+}
+
 trap teardown EXIT
 trap 'exit 130' INT TERM
 
@@ -331,17 +356,17 @@ run_tool() {
     fi
     log "$scen, $label run $n (timeout ${limit}s): $bin $* -oX $base.xml"
     [[ $bin == masscan ]] && masscan_guard on "$limit"
-    ip netns exec "$TGT" nstat -asz >"$base.nstat0"
-    ip netns exec "$SCAN" python3 "$ROOT/bench/ifstat.py" eth0 0.1 $((limit + 30)) \
+    [[ -z $NSTAT_NS ]] || ip netns exec "$NSTAT_NS" nstat -asz >"$base.nstat0"
+    ip netns exec "$RUN_NS" python3 "$ROOT/bench/ifstat.py" "$RUN_IF" 0.1 $((limit + 30)) \
         "$base.ifstat" &
     SAMPLER_PID=$!
     sleep 0.2
-    ip netns exec "$SCAN" /usr/bin/time -v -o "$base.time" \
+    ip netns exec "$RUN_NS" /usr/bin/time -v -o "$base.time" \
         timeout --kill-after=10 "$limit" "$exe" "$@" -oX "$base.xml" \
         >"$base.log" 2>&1 || rc=$?
     stop_pid "$SAMPLER_PID"
     SAMPLER_PID=""
-    ip netns exec "$TGT" nstat -asz >"$base.nstat1"
+    [[ -z $NSTAT_NS ]] || ip netns exec "$NSTAT_NS" nstat -asz >"$base.nstat1"
     [[ $bin == masscan ]] && masscan_guard off
     ((rc == 0)) || log "$label exited $rc (see $base.log)"
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$scen" "$label" "$n" "$rc" "$base.xml" \
@@ -605,6 +630,54 @@ scenario_D2() {
     del_routed_hosts
 }
 
+# lab_facts TRUTH : "scanner-namespace<TAB>interface<TAB>tcp ports<TAB>udp ports<TAB>
+# addresses" from svc.py's JSON truth (ports comma-separated in ascending order,
+# addresses space-separated in the truth's order).
+lab_facts() {
+    python3 - "$1" <<'EOF'
+import json, sys
+truth = json.load(open(sys.argv[1]))
+svcs = truth["services"]
+ports = lambda proto: ",".join(str(p) for p in sorted({s["port"] for s in svcs
+                                                        if s["proto"] == proto}))
+addrs = list(dict.fromkeys(s["addr"] for s in svcs))
+print("\t".join([truth["scanner_ns"], truth.get("scanner_if", "eth0"), ports("tcp"),
+                 ports("udp"), " ".join(addrs)]))
+EOF
+}
+
+# V1: version detection of the service lab's daemons, portolan and nmap with the same
+# arguments, from the lab's scanner namespace. A lab that does not come up is reported
+# (V1_ERROR) and the other scenarios' results are still written.
+scenario_V1() {
+    local n tool truth="$OUT/V1-truth.json" facts lab_ns lab_if tcp udp addrs
+    log "V1: building the service lab $LAB (tests/net/svc.py up)"
+    LAB_UP=1
+    if ! python3 "$ROOT/tests/net/svc.py" up --prefix "$LAB" >"$truth" 2>>"$OUT/V1-lab.log"; then
+        V1_ERROR="the service lab did not come up (svc.py up; see bench/out/$P/V1-lab.log)"
+        log "V1: $V1_ERROR"
+        lab_down
+        return 0
+    fi
+    if ! facts=$(lab_facts "$truth"); then
+        V1_ERROR="svc.py up printed no usable truth (bench/out/$P/V1-truth.json)"
+        log "V1: $V1_ERROR"
+        lab_down
+        return 0
+    fi
+    IFS=$'\t' read -r lab_ns lab_if tcp udp addrs <<<"$facts"
+    RUN_NS=$lab_ns RUN_IF=$lab_if NSTAT_NS=""
+    for n in $(seq "$RUNS"); do
+        for tool in portolan nmap; do
+            # shellcheck disable=SC2086
+            have_tool "$tool" && run_tool V1 "$tool" "$n" "$tool" -sS -sU -sV -Pn -n -T4 \
+                -p "T:$tcp,U:$udp" $addrs
+        done
+    done
+    RUN_NS=$SCAN RUN_IF=eth0 NSTAT_NS=$TGT
+    lab_down
+}
+
 write_meta() {
     local rev
     rev=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
@@ -628,6 +701,8 @@ write_meta() {
     BENCH_SCAN_IP="$SCAN_IP" BENCH_TGT_IP="$TGT_IP" \
     BENCH_D1_NET="$D1_NET" BENCH_D1_HOSTS="$D1_HOSTS" \
     BENCH_D2_NET="$D2_NET" BENCH_D2_HOSTS="$D2_HOSTS" BENCH_D2_QUIET="$D2_QUIET" \
+    BENCH_V1_TRUTH="$OUT/V1-truth.json" BENCH_V1_ERROR="$V1_ERROR" \
+    BENCH_ALL_SCENARIOS="$ALL_SCENARIOS" \
     BENCH_LOAD="$LOAD_START (start), $(cut -d' ' -f1-3 /proc/loadavg) (end)" \
     python3 "$ROOT/bench/report.py" --write-meta "$OUT/scenarios.json"
 }
@@ -637,6 +712,9 @@ main() {
     : >"$OUT/runs.tsv"
     : >"$OUT/commands.tsv"
     bash scripts/setup-test-deps.sh >&2
+    if has V1 && ! bash scripts/setup-service-daemons.sh >&2; then
+        log "V1: scripts/setup-service-daemons.sh failed (svc.py up will say what is missing)"
+    fi
     PORTOLAN_NOTE="release build"
     if ! have_tool portolan; then
         PORTOLAN_NOTE="not run (--tools ${TOOLS[*]})"
@@ -647,7 +725,7 @@ main() {
         for t in "${TOOLS[@]}"; do [[ $t == portolan ]] || kept+=("$t"); done
         TOOLS=("${kept[@]}")
     fi
-    build_network
+    [[ $SCENARIOS == V1 ]] || build_network
     LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
     log "scenarios: $SCENARIOS"
     local scen
@@ -664,6 +742,10 @@ main() {
     cat "$REPORT"
     if [[ $PORTOLAN_NOTE == "build FAILED, not run" ]]; then
         log "portolan was not benchmarked (build failed)"
+        rc=1
+    fi
+    if [[ -n $V1_ERROR ]]; then
+        log "V1 was not run: $V1_ERROR"
         rc=1
     fi
     return "$rc"
