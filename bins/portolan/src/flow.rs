@@ -154,18 +154,17 @@ fn discover_and_scan(
     paths: &SharedPaths,
     sink: &mut dyn Sink,
 ) -> Result<Done> {
-    let raw = &raw;
     let mut done = Done::default();
     let mut up: Vec<Discovered> = Vec::new();
     let mut held_down: Vec<Discovered> = Vec::new();
     let name_down = plan.names.mode == NameMode::All;
     let started = env.clock.now();
-    let label = if *raw && config.neighbor {
+    let label = if raw && config.neighbor {
         "ARP Ping Scan"
     } else {
         "Ping Scan"
     };
-    let per_host = if *raw && config.neighbor {
+    let per_host = if raw && config.neighbor {
         1
     } else {
         config.probes.len()
@@ -192,7 +191,7 @@ fn discover_and_scan(
         }
         Ok(())
     };
-    let interrupted = if *raw {
+    let interrupted = if raw {
         lock(paths).set_defer_on_link(config.neighbor);
         let last = config.base_port + (portolan_engine::probe::TRY_PORTS - 1);
         let mut net = RawNet::new_discovery(paths.clone(), config.base_port..=last);
@@ -213,7 +212,7 @@ fn discover_and_scan(
     // Names, then the reports (or the port scan) of the hosts found.
     up.sort_by_key(|h| h.target.addr);
     let traces = if plan.traceroute && !interrupted {
-        trace_hosts(env, config, *raw, &up, paths, phases, &mut done)?
+        trace_hosts(env, config, raw, &up, paths, phases, &mut done)?
     } else {
         HashMap::new()
     };

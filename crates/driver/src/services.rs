@@ -571,17 +571,23 @@ impl<'a> ServiceSink<'a> {
     /// Waits for every host still being probed and writes it; the counts of
     /// hosts and ports version detection saw.
     pub fn finish(mut self) -> io::Result<(u64, u64)> {
-        let rest = self.scanner.finish();
+        self.write_rest()?;
+        let ports = self.scanner.stats.ports.load(Ordering::Relaxed);
+        Ok((self.scanner.hosts(), ports))
+    }
+
+    /// Writes every host still being probed, once done; every host gets
+    /// written even when an earlier write fails, and the first error is kept.
+    fn write_rest(&mut self) -> io::Result<()> {
         let mut first = Ok(());
-        for h in rest {
+        for h in self.scanner.finish() {
             if let Err(e) = self.inner.host(&h) {
                 if first.is_ok() {
                     first = Err(e);
                 }
             }
         }
-        let ports = self.scanner.stats.ports.load(Ordering::Relaxed);
-        first.map(|()| (self.scanner.hosts(), ports))
+        first
     }
 }
 
@@ -600,9 +606,7 @@ impl Sink for ServiceSink<'_> {
     }
 
     fn end(&mut self, summary: &portolan_model::RunSummary) -> io::Result<()> {
-        for h in self.scanner.finish() {
-            self.inner.host(&h)?;
-        }
+        self.write_rest()?;
         self.inner.end(summary)
     }
 }
