@@ -13,6 +13,7 @@ pkgs=(
     openssh-server nginx-light vsftpd dnsmasq-base ntpsec snmpd redis-server memcached
     postgresql postfix dovecot-imapd dovecot-pop3d mariadb-server slapd mosquitto
     inetutils-telnetd inetutils-inetd kamailio
+    rabbitmq-server xrdp tigervnc-standalone-server docker.io rtsp-server-perl
 )
 
 missing=()
@@ -50,7 +51,8 @@ apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null
 # own and are left alone.
 root_net=$(readlink /proc/self/ns/net)
 for d in sshd nginx vsftpd redis-server memcached postgres postfix dovecot mariadbd slapd \
-    mosquitto kamailio snmpd ntpd inetutils-inetd; do
+    mosquitto kamailio snmpd ntpd inetutils-inetd beam.smp epmd xrdp xrdp-sesman Xvnc dockerd \
+    containerd; do
     for pid in $(pgrep -x "$d" || true); do
         if [[ $(readlink "/proc/$pid/ns/net" 2>/dev/null) == "$root_net" ]]; then
             kill "$pid" 2>/dev/null || true

@@ -14,14 +14,15 @@ Topology (every namespace is named P-<node>; the root namespace is never touched
     P-scan 198.18.0.1   2001:db8:0:1::1   ---+
     P-s1   198.18.0.11  2001:db8:0:1::11  ---+-- P-sw:br0
     P-s2   198.18.0.12  2001:db8:0:1::12  ---+
+    P-s3   198.18.0.13  2001:db8:0:1::13  ---+
 
 Only 198.18.0.0/15 and 2001:db8::/32 are used; no namespace has a default route.
 Every daemon is the Debian package's own binary, started by hand inside its
-host's namespace (and a UTS namespace whose host name is s1.svc.test or
-s2.svc.test) with a configuration written under the lab's state directory
+host's namespace (and a UTS namespace whose host name is s1.svc.test,
+s2.svc.test or s3.svc.test) with a configuration written under the lab's state directory
 /tmp/portolan-svc-P/ (configs, keys, data, pid files; logs in logs/). The
-system's configurations and instances are never used. Every service listens on
-the host's IPv4 and IPv6 addresses.
+system's configurations and instances are never used. Every service but RTSP
+listens on the host's IPv4 and IPv6 addresses.
 
 - s1: OpenSSH sshd 22 (ed25519 host key made at `up`), vsftpd 21 (default banner;
   anonymous read-only login into a directory holding one file), Postfix smtpd 25
@@ -37,7 +38,13 @@ the host's IPv4 and IPv6 addresses.
   servers; mode 6 queries allowed from the lab; CAP_SYS_TIME is out of its
   bounding set, so it can never touch the machine's clock), snmpd 161/UDP
   (community `public` read-only, sysDescr default), kamailio 5060 UDP+TCP
-  (OPTIONS -> 200 OK, with its Server header). No daemon had to be left out.
+  (OPTIONS -> 200 OK, with its Server header).
+- s3: RabbitMQ 5672 (AMQP 0-9-1; its Erlang node, epmd and distribution port on
+  the namespace's loopback), xrdp 3389 (the package's xrdp.ini, key pair and
+  certificate), TigerVNC's Xvnc 5901 (no authentication; first free display),
+  the Docker engine's API 2375 (plain TCP, no bridge or firewall rules; the
+  cgroup hierarchies mounted again in its mount namespace), Perl RTSP::Server 554
+  (IPv4 only: it binds one address). No daemon had to be left out.
 
 The TLS services (443, 8443, 993, 995) share one self-signed certificate made at
 `up` (RSA 2048, subject CN=s1.svc.test, O=Portolan Lab, valid from `up` for 365
@@ -97,11 +104,12 @@ SCANNER = {"v4": "198.18.0.1", "v6": "2001:db8:0:1::1"}
 HOSTS = {
     "s1": {"v4": "198.18.0.11", "v6": "2001:db8:0:1::11", "fqdn": "s1.svc.test"},
     "s2": {"v4": "198.18.0.12", "v6": "2001:db8:0:1::12", "fqdn": "s2.svc.test"},
+    "s3": {"v4": "198.18.0.13", "v6": "2001:db8:0:1::13", "fqdn": "s3.svc.test"},
 }
-NODES = ["sw", "scan", "s1", "s2"]
+NODES = ["sw", "scan", "s1", "s2", "s3"]
 CERT_SUBJECT = "/O=Portolan Lab/CN=s1.svc.test"
 NMAP_VERSION = "7.93"
-UP_DEADLINE_S = 30.0
+UP_DEADLINE_S = 60.0
 LAB_NETS = [ipaddress.ip_network("198.18.0.0/15"), ipaddress.ip_network("2001:db8::/32")]
 
 
@@ -143,7 +151,7 @@ def service(host, port, proto, name, daemon, product, package, discloses, send, 
     s = {"host": host, "port": port, "proto": proto, "name": name, "daemon": daemon,
          "product": product, "package": package, "discloses": discloses, "send": send,
          "expect": expect, "tunnel": None, "extrainfo": None, "hostname": None,
-         "note": None}
+         "note": None, "repack": False, "families": "46"}
     s.update(extra)
     return s
 
@@ -256,6 +264,33 @@ SERVICES = [
     service("s2", 5060, "tcp", "sip", "kamailio", "kamailio", "kamailio", True,
         "SIP_OPTIONS_TCP", KAMAILIO_OK, extrainfo="Status: 200 OK",
         note="Nmap's product is the whole Server header: kamailio (5.6.3 (x86_64/linux))"),
+    # Connection.Start's server-properties table: product "RabbitMQ", version "3.10.8".
+    # (Nmap's extrainfo is "0-9", Connection.Start's major and minor; ours names the
+    # protocol revision the header asked for.)
+    service("s3", 5672, "tcp", "amqp", "rabbitmq", "RabbitMQ", "rabbitmq-server", True,
+        r"AMQP\x00\x00\x09\x01",
+        r"^\x01\x00\x00.{4}\x00\x0a\x00\x0a\x00\x09.*\x07productS.{4}RabbitMQ"
+        r".*\x07versionS.{4}{version}", extrainfo="AMQP 0-9-1"),
+    # The X.224 Connection Confirm of xrdp carries source reference 0x1234; no version.
+    service("s3", 3389, "tcp", "ms-wbt-server", "xrdp", "xrdp", "xrdp", False,
+        r"\x03\x00\x00\x13\x0e\xe0\x00\x00\x00\x00\x00\x01\x00\x08\x00\x03"
+        r"\x00\x00\x00", r"^\x03\x00\x00\x13\x0e\xd0\x00\x00\x12\x34\x00\x02"),
+    # "RFB 003.008\n": the protocol version only.
+    service("s3", 5901, "tcp", "vnc", "xvnc", "VNC", "tigervnc-standalone-server", False,
+        None, r"^RFB 003\.008\n", extrainfo="protocol 3.8"),
+    # GET /version: "Server: Docker/20.10.24+dfsg1 (linux)" and the JSON version.
+    service("s3", 2375, "tcp", "docker", "dockerd", "Docker", "docker.io", True,
+        r"GET /version HTTP/1.0\r\n\r\n",
+        r"^HTTP/1\.[01] 200 OK\r\n.*Server: Docker/{version}", extrainfo="API 1.41",
+        repack=True),
+    # RTSP::Server (Perl) answers OPTIONS with its own method list (STOP included)
+    # and no Server header: no version.
+    service("s3", 554, "tcp", "rtsp", "rtsp", "Perl RTSP::Server", "rtsp-server-perl", False,
+        r"OPTIONS * RTSP/1.0\r\nCSeq: 1\r\n\r\n",
+        r"^RTSP/1\.0 200 OK\r\nPublic: OPTIONS, DESCRIBE, TEARDOWN, SETUP, PLAY, STOP\r\n",
+        families="4",
+        note="Nmap 7.93 knows no product for RTSP::Server: it printed rtsp with a service "
+             "fingerprint (its answers to RTSP OPTIONS and to other probes)"),
 ]
 
 
@@ -297,15 +332,21 @@ NMAP_SEEN = {
     ("s2", "udp", 123): nm("ntp", "NTP", "v4", "unsynchronized"),
     ("s2", "udp", 161): nm("snmp", "SNMPv1 server; net-snmp SNMPv3 server", None, "public",
                            hostname="s2.svc.test"),
+    ("s3", "tcp", 554): nm("rtsp", servicefp=True),
+    ("s3", "tcp", 2375): nm("docker", "Docker", "20.10.24+dfsg1"),
+    ("s3", "tcp", 3389): nm("ms-wbt-server", "xrdp"),
+    ("s3", "tcp", 5672): nm("amqp", "RabbitMQ", "3.10.8", "0-9"),
+    ("s3", "tcp", 5901): nm("vnc", "VNC", None, "protocol 3.8"),
 }
 
 
-def upstream_version(debian_version):
-    """'1:9.2p1-2+deb12u10' -> '9.2p1': no epoch, Debian revision or repack suffix."""
+def upstream_version(debian_version, keep_repack=False):
+    """'1:9.2p1-2+deb12u10' -> '9.2p1': no epoch, Debian revision or repack suffix
+    (the suffix stays with `keep_repack`, for daemons that show it on the wire)."""
     v = re.sub(r"^\d+:", "", debian_version)
     if "-" in v:
         v = v.rsplit("-", 1)[0]
-    return re.sub(r"[+~](dfsg|ds|repack)[0-9a-z.]*$", "", v)
+    return v if keep_repack else re.sub(r"[+~](dfsg|ds|repack)[0-9a-z.]*$", "", v)
 
 
 def package_versions(packages):
@@ -357,13 +398,14 @@ def service_truth(svc, versions, cert):
     t = {"host": svc["host"], "addr": host["v4"], "addr6": host["v6"], "port": svc["port"],
          "proto": svc["proto"], "name": svc["name"], "tunnel": svc["tunnel"],
          "product": svc["product"],
-         "version": upstream_version(pkg_version) if svc["discloses"] and pkg_version
+         "version": upstream_version(pkg_version, svc["repack"])
+         if svc["discloses"] and pkg_version
          else None,
          "extrainfo": svc["extrainfo"], "hostname": svc["hostname"],
          "daemon": svc["daemon"], "package": svc["package"],
          "package_version": pkg_version,
          "nmap": NMAP_SEEN.get((svc["host"], svc["proto"], svc["port"])),
-         "note": svc["note"]}
+         "note": svc["note"], "families": svc["families"]}
     if svc["tunnel"] == "ssl":
         t["cert"] = cert
         t["tls_versions"] = svc["tls_versions"]
@@ -836,6 +878,90 @@ def setup_kamailio(c):
             "-Y", d, "-m", "32", "-M", "4"]
 
 
+RABBITMQ_CONF = """listeners.tcp.v4 = %(v4)s:5672
+listeners.tcp.v6 = %(v6)s:5672
+loopback_users = none
+log.console = true
+log.file = false
+"""
+
+
+def setup_rabbitmq(c):
+    """The broker's node on the namespace's loopback (epmd and distribution too),
+    its database, cookie and logs in the state directory; no plugins."""
+    d = mkdir(c.path("rabbitmq"))
+    conf = write(os.path.join(d, "rabbitmq.conf"), RABBITMQ_CONF % {"v4": c.v4, "v6": c.v6})
+    write(os.path.join(d, "enabled_plugins"), "[].\n")
+    env = {"HOME": d, "RABBITMQ_CONFIG_FILE": conf,
+           "RABBITMQ_MNESIA_BASE": mkdir(os.path.join(d, "mnesia")),
+           "RABBITMQ_LOG_BASE": mkdir(os.path.join(d, "log")),
+           "RABBITMQ_ENABLED_PLUGINS_FILE": os.path.join(d, "enabled_plugins"),
+           "RABBITMQ_NODENAME": "rabbit@localhost", "RABBITMQ_NODE_IP_ADDRESS": "",
+           "RABBITMQ_DIST_PORT": "25672", "ERL_EPMD_ADDRESS": "127.0.0.1"}
+    return ["env"] + ["%s=%s" % kv for kv in sorted(env.items())] + [
+        "/usr/lib/rabbitmq/bin/rabbitmq-server"]
+
+
+def setup_xrdp(c):
+    """The package's xrdp.ini with its own log file and the port on every address of
+    the namespace (only the lab's); the package's key pair and certificate."""
+    d = mkdir(c.path("xrdp"))
+    with open("/etc/xrdp/xrdp.ini") as f:
+        ini = f.read()
+    ini = re.sub(r"(?m)^port=3389$", "port=tcp6://:3389", ini)
+    ini = re.sub(r"(?m)^LogFile=.*$", "LogFile=" + c.log("xrdp"), ini)
+    ini = re.sub(r"(?m)^EnableSyslog=.*$", "EnableSyslog=false", ini)
+    conf = write(os.path.join(d, "xrdp.ini"), ini)
+    return ["xrdp", "--nodaemon", "--config", conf]
+
+
+def setup_xvnc(c):
+    """TigerVNC's X server without X11 sockets, on the first free display number
+    (so that labs side by side do not collide), which it writes to a file of the
+    state directory: its descriptor is closed after that, so it must not be one
+    of the standard three (the next client's socket would take it over)."""
+    display = c.path("xvnc", "display")
+    mkdir(os.path.dirname(display))
+    return ["sh", "-c", 'exec "$@" 3>"$0"', display, "Xvnc", "-displayfd", "3",
+            "-rfbport", "5901", "-SecurityTypes", "None", "-nolisten", "tcp",
+            "-nolisten", "unix", "-geometry", "640x480", "-depth", "16"]
+
+
+DOCKERD_SH = """set -e
+# ip netns exec gave this process a /sys of its own, without the cgroup
+# hierarchies dockerd needs: mount them again (in this mount namespace only).
+if grep -q '^0::' /proc/self/cgroup && ! grep -q '^[1-9]' /proc/self/cgroup; then
+    mount -t cgroup2 cgroup2 /sys/fs/cgroup
+else
+    mount -t tmpfs cgroup_root /sys/fs/cgroup
+    for s in $(awk '!/^#/ && $4 == 1 {print $1}' /proc/cgroups); do
+        mkdir -p /sys/fs/cgroup/$s
+        mount -t cgroup -o $s cgroup /sys/fs/cgroup/$s || rmdir /sys/fs/cgroup/$s
+    done
+fi
+exec dockerd -H tcp://%(v4)s:2375 -H tcp://[%(v6)s]:2375 --tls=false \\
+    --data-root %(d)s/data --exec-root %(d)s/exec --pidfile %(d)s/docker.pid \\
+    --iptables=false --ip6tables=false --bridge=none --ip-forward=false --ip-masq=false
+"""
+
+
+def setup_dockerd(c):
+    """The Docker engine's API on plain TCP (no TLS: the lab's scanner only); no
+    bridge, no firewall rules; its data under the state directory."""
+    d = mkdir(c.path("docker"), 0o700)
+    script = write(os.path.join(d, "dockerd.sh"), DOCKERD_SH % {"v4": c.v4, "v6": c.v6,
+                                                                 "d": d})
+    return ["sh", script]
+
+
+def setup_rtsp(c):
+    """RTSP::Server's clients port on the host's IPv4 address; its source
+    (publisher) port on loopback."""
+    return ["rtsp-server-perl", "--clientport", "554", "--serverport", "5545",
+            "--client_listen_address", c.v4, "--source_listen_address", "127.0.0.1",
+            "--loglevel", "2"]
+
+
 class Daemon:
     """One daemon: its host, how to configure it, and the (proto, port, families)
     it must listen on before the lab is up."""
@@ -863,6 +989,11 @@ DAEMONS = [
     Daemon("ntpd", "s2", setup_ntpd, [("udp", 123, "46")]),
     Daemon("snmpd", "s2", setup_snmpd, [("udp", 161, "46")]),
     Daemon("kamailio", "s2", setup_kamailio, [("udp", 5060, "46"), ("tcp", 5060, "46")]),
+    Daemon("rabbitmq", "s3", setup_rabbitmq, [("tcp", 5672, "46")]),
+    Daemon("xrdp", "s3", setup_xrdp, [("tcp", 3389, "46")]),
+    Daemon("xvnc", "s3", setup_xvnc, [("tcp", 5901, "46")]),
+    Daemon("dockerd", "s3", setup_dockerd, [("tcp", 2375, "46")]),
+    Daemon("rtsp", "s3", setup_rtsp, [("tcp", 554, "4")]),
 ]
 
 
@@ -980,7 +1111,7 @@ def check_from_scanner(prefix):
     for s in SERVICES:
         if s["proto"] == "tcp":
             h = HOSTS[s["host"]]
-            targets += [[h["v4"], s["port"]], [h["v6"], s["port"]]]
+            targets += [[h["v" + f], s["port"]] for f in s["families"]]
     results = in_scanner(prefix, {"connect": targets}, timeout=120)
     bad = [r for r in results["connect"] if r["error"]]
     if bad:
@@ -1282,7 +1413,7 @@ def selftest_payload(svc):
 def expected(svc, truth):
     pattern = svc["expect"]
     if "{version}" in pattern:
-        upstream = upstream_version(truth["package_version"] or "")
+        upstream = upstream_version(truth["package_version"] or "", svc["repack"])
         pattern = pattern.replace("{version}", re.escape(upstream))
     return re.compile(pattern.encode("latin-1"), re.S)
 

@@ -538,7 +538,7 @@ fn ber_payloads_are_consistent() {
 fn every_capture_gets_its_verdict() {
     let db = db();
     let cases = load_captures();
-    assert!(cases.len() >= 40, "only {} captures", cases.len());
+    assert!(cases.len() >= 49, "only {} captures", cases.len());
     let wrong: Vec<String> = cases.iter().filter_map(|c| mismatch(&db, c)).collect();
     assert!(
         wrong.is_empty(),
@@ -572,6 +572,10 @@ fn captures_cover_the_probes_with_real_servers() {
         "NTPClient",
         "SNMPv3Discovery",
         "SNMPv1GetSysDescr",
+        "HTTPGetVersion",
+        "RTSPOptions",
+        "RDPConnectionRequest",
+        "AMQPHeader",
     ] {
         assert!(probes.contains(probe), "no capture for {probe}");
     }
@@ -809,8 +813,16 @@ fn rdp_from_ms_rdpbcgr() {
         &db,
         &Case::tcp("rdp windows", "RDPConnectionRequest", 3389, answer, want),
     );
-    // Another server following the specification: extended client data only.
+    // xrdp (see the capture): extended client data only, TLS chosen over CredSSP.
     let answer = b"\x03\x00\x00\x13\x0e\xd0\x00\x00\x12\x34\x00\x02\x01\x08\x00\x01\x00\x00\x00";
+    let want = Expected::hard("ms-wbt-server", "xrdp");
+    check(
+        &db,
+        &Case::tcp("rdp xrdp", "RDPConnectionRequest", 3389, answer, want),
+    );
+    // Another server following the specification: extended client data only, and
+    // CredSSP chosen.
+    let answer = b"\x03\x00\x00\x13\x0e\xd0\x00\x00\x12\x34\x00\x02\x01\x08\x00\x02\x00\x00\x00";
     let case = Case::tcp(
         "rdp other",
         "RDPConnectionRequest",
