@@ -151,7 +151,7 @@ def service(host, port, proto, name, daemon, product, package, discloses, send, 
     s = {"host": host, "port": port, "proto": proto, "name": name, "daemon": daemon,
          "product": product, "package": package, "discloses": discloses, "send": send,
          "expect": expect, "tunnel": None, "extrainfo": None, "hostname": None,
-         "note": None, "repack": False, "families": "46"}
+         "note": None, "repack": False, "families": "46", "title": None}
     s.update(extra)
     return s
 
@@ -161,6 +161,7 @@ DNS_VERSION_BIND = ("\\x12\\x34\\x01\\x00\\x00\\x01\\x00\\x00\\x00\\x00\\x00\\x0
                     "\\x07version\\x04bind\\x00\\x00\\x10\\x00\\x03")
 HTTP_GET = r"GET / HTTP/1.0\r\n\r\n"
 NGINX_OK = r"^HTTP/1\.1 200 OK\r\nServer: nginx/{version}\r\n"
+NGINX_TITLE = "Portolan service lab"  # the <title> of NGINX_PAGE
 DOVECOT_POP3 = r"^\+OK Dovecot \(Debian\) ready\.\r\n"
 DOVECOT_IMAP = r"^\* OK \[CAPABILITY IMAP4rev1 [^]]*\] Dovecot \(Debian\) ready\.\r\n"
 KAMAILIO_OK = r"^SIP/2\.0 200 OK\r\n.*\r\nServer: kamailio \({version} "
@@ -189,11 +190,12 @@ SERVICES = [
     service("s1", 993, "tcp", "imap", "dovecot", "Dovecot imapd", "dovecot-imapd", False,
         None, DOVECOT_IMAP, tunnel="ssl", tls_versions=TLS12, note=NOT_TLS % "imaps"),
     # "Server: nginx/1.22.1" (server_tokens on, the default).
-    service("s1", 80, "tcp", "http", "nginx", "nginx", "nginx", True, HTTP_GET, NGINX_OK),
+    service("s1", 80, "tcp", "http", "nginx", "nginx", "nginx", True, HTTP_GET, NGINX_OK,
+        title=NGINX_TITLE),
     service("s1", 443, "tcp", "http", "nginx", "nginx", "nginx", True, HTTP_GET, NGINX_OK,
-        tunnel="ssl", tls_versions=TLS12),
+        tunnel="ssl", tls_versions=TLS12, title=NGINX_TITLE),
     service("s1", 8443, "tcp", "http", "nginx", "nginx", "nginx", True, HTTP_GET, NGINX_OK,
-        tunnel="ssl", tls_versions=["TLSv1.0"]),
+        tunnel="ssl", tls_versions=["TLSv1.0"], title=NGINX_TITLE),
     # version.bind CHAOS TXT answers "dnsmasq-2.90".
     service("s1", 53, "tcp", "domain", "dnsmasq", "dnsmasq", "dnsmasq-base", True,
         "\\x00\\x1e" + DNS_VERSION_BIND, r"\x04bind\x00\x00\x10\x00\x03.*dnsmasq-{version}"),
@@ -405,7 +407,7 @@ def service_truth(svc, versions, cert):
          "daemon": svc["daemon"], "package": svc["package"],
          "package_version": pkg_version,
          "nmap": NMAP_SEEN.get((svc["host"], svc["proto"], svc["port"])),
-         "note": svc["note"], "families": svc["families"]}
+         "note": svc["note"], "families": svc["families"], "title": svc["title"]}
     if svc["tunnel"] == "ssl":
         t["cert"] = cert
         t["tls_versions"] = svc["tls_versions"]

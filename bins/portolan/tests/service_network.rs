@@ -1,49 +1,32 @@
-//! Version detection against real daemons: tests/net/svc.py's namespaces (two
+//! Version detection against real daemons: tests/net/svc.py's namespaces (three
 //! servers running OpenSSH, vsftpd, Postfix, Dovecot, nginx over plain HTTP,
 //! TLS and TLS 1.0 only, dnsmasq, telnetd, Redis, memcached, PostgreSQL,
-//! MariaDB, slapd, Mosquitto, ntpsec, net-snmp and Kamailio), with the
-//! installed package versions as the truth and Nmap as the oracle.
+//! MariaDB, slapd, Mosquitto, ntpsec, net-snmp, Kamailio, RabbitMQ, xrdp,
+//! TigerVNC, the Docker engine and RTSP::Server), with the installed package
+//! versions as the truth and Nmap as the oracle.
 //!
 //! Each test builds its own lab and tears it down, also when it fails; a
 //! mutex serialises them (namespace prefix `ps<pid>`). Needs root and `ip
 //! netns` (CI has both); without them every test fails with a message saying
 //! so, like the other network tests.
 
-#[allow(dead_code)] // shared with network.rs, which uses all of it
+#[allow(dead_code)] // shared by the network test binaries, each using part of it
 mod common;
 
-use common::{run, Run};
+use common::{LabKind, Netns, Run};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::fs;
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::{Mutex, MutexGuard, Once};
 
 /// Upper bound on any one scanner run: a hung binary fails the test, not CI.
 const RUN_TIMEOUT_S: &str = "300";
-static SVC_LOCK: Mutex<()> = Mutex::new(());
-static GC: Once = Once::new();
-
-fn svc_script() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/net/svc.py")
-}
-
-fn is_root() -> bool {
-    let status = fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let uid = status.lines().find(|l| l.starts_with("Uid:"));
-    uid.and_then(|l| l.split_whitespace().nth(2)) == Some("0")
-}
-
-fn require_root_and_netns() {
-    const NEED: &str = "the service detection network tests need root and Linux network \
-        namespaces (ip netns, veth, bridge, nftables, and the daemons scripts/setup-service-daemons.sh \
-        installs). CI runs as root";
-    assert!(is_root(), "{NEED}: not running as root");
-    let probe = Command::new("ip").args(["netns", "list"]).output();
-    let works = probe.as_ref().is_ok_and(|o| o.status.success());
-    assert!(works, "{NEED}: `ip netns list` failed: {probe:?}");
-}
+static SVC: LabKind = LabKind::new(
+    "tests/net/svc.py",
+    "ps",
+    "the service detection network tests need root and Linux network namespaces (ip netns, \
+     veth, bridge, nftables, and the daemons scripts/setup-service-daemons.sh installs). CI \
+     runs as root",
+);
 
 /// One service of the lab, as `svc.py describe` gives it.
 #[derive(Debug, Clone)]
@@ -58,6 +41,8 @@ struct Truth {
     version: Option<String>,
     cert_subject: Option<String>,
     tls_versions: Vec<String>,
+    /// The page title of an HTTP service.
+    title: Option<String>,
     /// Why the truth departs from what Nmap 7.93 prints here, if it does.
     note: Option<String>,
 }
@@ -85,6 +70,7 @@ fn truth(v: &Value) -> Truth {
                     .collect()
             })
             .unwrap_or_default(),
+        title: opt(v, "title"),
         note: opt(v, "note"),
     }
 }
@@ -124,51 +110,29 @@ fn nmap_dn(rfc2253: &str) -> String {
 
 /// A live service lab; dropping it tears it down.
 struct Lab {
-    prefix: String,
+    ns: Netns,
     scanner_ns: String,
     services: Vec<Truth>,
-    dir: PathBuf,
-    _guard: MutexGuard<'static, ()>,
 }
 
 impl Lab {
     fn up(test: &str) -> Lab {
-        let guard = SVC_LOCK.lock().unwrap_or_else(|p| p.into_inner());
-        require_root_and_netns();
-        GC.call_once(|| {
-            let _ = run(Command::new("python3").arg(svc_script()).arg("gc"));
-        });
-        let prefix = format!("ps{}", std::process::id());
-        let dir = std::env::temp_dir().join(format!("portolan-svc-{prefix}-{test}"));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).expect("create output dir");
-        let out = run(Command::new("python3")
-            .arg(svc_script())
-            .args(["up", "--prefix", &prefix]));
-        let mut lab = Lab {
-            prefix,
-            scanner_ns: String::new(),
-            services: Vec::new(),
-            dir,
-            _guard: guard,
-        };
-        let out = out.ok("svc.py up");
-        let v: Value = serde_json::from_str(&out.stdout).expect("svc.py up printed JSON");
-        lab.scanner_ns = opt(&v, "scanner_ns").expect("scanner_ns");
+        let (ns, v) = Netns::up(&SVC, test, &[]);
         let all = v["services"].as_array().expect("services");
-        lab.services = all.iter().map(truth).collect();
-        lab
+        Lab {
+            ns,
+            scanner_ns: opt(&v, "scanner_ns").expect("scanner_ns"),
+            services: all.iter().map(truth).collect(),
+        }
     }
 
     fn run(&self, program: &str, args: &[&str]) -> Run {
-        let mut cmd = Command::new("ip");
-        cmd.args(["netns", "exec", &self.scanner_ns]);
-        cmd.args(["timeout", "--kill-after=5", RUN_TIMEOUT_S, program]);
-        run(cmd.args(args).current_dir(&self.dir))
+        self.ns
+            .run_in(&self.scanner_ns, RUN_TIMEOUT_S, program, args)
     }
 
     fn out(&self, name: &str) -> String {
-        self.dir.join(name).to_string_lossy().into_owned()
+        self.ns.out(name)
     }
 
     /// `-p T:..,U:..` for every service of the lab, and the hosts' addresses.
@@ -190,22 +154,6 @@ impl Lab {
     }
 }
 
-impl Drop for Lab {
-    fn drop(&mut self) {
-        let down = Command::new("python3")
-            .arg(svc_script())
-            .args(["down", "--prefix", &self.prefix])
-            .output();
-        let ok = down.as_ref().is_ok_and(|o| o.status.success());
-        if !ok {
-            eprintln!("svc.py down --prefix {} failed: {down:?}", self.prefix);
-        }
-        if ok && !std::thread::panicking() {
-            let _ = fs::remove_dir_all(&self.dir);
-        }
-    }
-}
-
 /// What a report says of one port's service.
 #[derive(Debug, Clone, Default, PartialEq)]
 struct Seen {
@@ -217,6 +165,7 @@ struct Seen {
     method: Option<String>,
     cert_subject: Option<String>,
     tls_protocol: Option<String>,
+    http_title: Option<String>,
 }
 
 type Key = (String, String, u16);
@@ -253,6 +202,8 @@ fn xml_services(text: &str) -> BTreeMap<Key, Seen> {
                     seen.version = c.attribute("version").map(str::to_string);
                     seen.tunnel = c.attribute("tunnel").map(str::to_string);
                     seen.method = c.attribute("method").map(str::to_string);
+                } else if c.has_tag_name("script") && c.attribute("id") == Some("http-title") {
+                    seen.http_title = c.attribute("output").map(str::to_string);
                 } else if c.has_tag_name("script") && c.attribute("id") == Some("ssl-cert") {
                     for e in c.children().filter(|e| e.has_tag_name("elem")) {
                         let text = e.text().map(str::to_string);
@@ -290,6 +241,7 @@ fn json_services(text: &str) -> BTreeMap<Key, Seen> {
                 method: opt(s, "method"),
                 cert_subject: opt(&s["tls"], "subject"),
                 tls_protocol: opt(&s["tls"], "protocol"),
+                http_title: opt(s, "http_title"),
             };
             let proto = p["protocol"].as_str().unwrap_or("").to_string();
             let num = p["port"].as_u64().unwrap_or(0) as u16;
@@ -320,6 +272,11 @@ fn mismatches(t: &Truth, got: Option<&Seen>, what: &str) -> Vec<String> {
     check("product", got.product.as_deref(), t.product.as_deref());
     if t.version.is_some() {
         check("version", got.version.as_deref(), t.version.as_deref());
+    }
+    // The title: in every format but XML on TLS ports, where the certificate
+    // takes the one script a port may carry there.
+    if t.title.is_some() && (what != "XML" || t.tunnel.is_none()) {
+        check("page title", got.http_title.as_deref(), t.title.as_deref());
     }
     if t.tunnel.is_some() {
         check(
@@ -377,6 +334,13 @@ fn portolan_names_every_daemon_in_every_format() {
                 t.host,
                 prefix.trim()
             ));
+        }
+    }
+    for t in lab.services.iter().filter(|t| t.title.is_some()) {
+        let line = format!("|_http-title: {}", t.title.as_deref().unwrap_or_default());
+        let n = text.lines().filter(|l| *l == line).count();
+        if n == 0 {
+            bad.push(format!("normal: no {line:?} for {} {}", t.host, t.port));
         }
     }
     assert!(text.contains("ssl/http"), "{text}");

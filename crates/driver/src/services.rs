@@ -12,6 +12,13 @@
 //! Everything is bounded: ports probed at once, bytes kept per answer, time
 //! per connection attempt, handshake and answer. A server that never stops
 //! talking costs at most the probe's wait and [`MAX_RESPONSE`] bytes.
+//!
+//! Each port keeps the start of every answer it got (a few KiB at most), so
+//! that a port that answered but was not named gets Nmap's service
+//! fingerprint, and the page title of each HTTP answer, so that a port
+//! named HTTP gets its `http-title`. When an HTTP answer is named before
+//! its page has arrived, the rest is read (within the probe's wait, while
+//! the server keeps sending) for the title.
 
 use crate::tls;
 use futures_util::stream::{FuturesUnordered, StreamExt};
@@ -21,7 +28,11 @@ use portolan_model::{
     Tunnel,
 };
 use portolan_output::Sink;
-use portolan_services::{End, Outcome, Plan, PlanConfig, ProbeDb, ProbeStep, ServiceMatch};
+use portolan_services::fingerprint::{RESPONSE_MAX, SOFT_LIMIT};
+use portolan_services::{
+    http_title, page_complete, service_fingerprint, End, FingerprintMeta, HttpTitle, Outcome, Plan,
+    PlanConfig, ProbeDb, ProbeStep, ServiceMatch,
+};
 use std::cell::RefCell;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
@@ -29,7 +40,7 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
 use tokio::sync::{mpsc, Semaphore};
@@ -236,7 +247,7 @@ async fn probe_host(ctx: &Ctx, mut host: HostResult) -> HostResult {
     });
     for (i, found) in futures_util::future::join_all(futs).await {
         if let Some(p) = host.ports.get_mut(i) {
-            apply(p, found, &ctx.stats);
+            apply(p, found, ctx);
         }
     }
     host
@@ -244,37 +255,85 @@ async fn probe_host(ctx: &Ctx, mut host: HostResult) -> HostResult {
 
 /// What detection found on one port.
 struct Found {
+    port: u16,
+    proto: Protocol,
     outcome: Outcome,
     tunnel: bool,
     tls: Option<TlsInfo>,
+    /// What the probes of the plan that decided (inside TLS, if unwrapped)
+    /// got back.
+    answers: Answers,
 }
 
 async fn detect(ctx: &Ctx, addr: IpAddr, proto: Protocol, port: u16) -> Found {
     let target = SocketAddr::new(addr, port);
-    let plain = run_plan(ctx, target, proto, None).await;
+    let (plain, answers) = run_plan(ctx, target, proto, None).await;
+    let found = |outcome, tunnel, tls, answers| Found {
+        port,
+        proto,
+        outcome,
+        tunnel,
+        tls,
+        answers,
+    };
     let (Outcome::Tls, Some(connector)) = (&plain, &ctx.connector) else {
-        return Found {
-            outcome: plain,
-            tunnel: false,
-            tls: None,
-        };
+        return found(plain, false, None, answers);
     };
     let session = RefCell::new(None);
-    let inner = run_plan(ctx, target, proto, Some((connector, &session))).await;
+    let (inner, answers) = run_plan(ctx, target, proto, Some((connector, &session))).await;
     let tls = session.into_inner();
     if tls.is_none() {
         // The port answered like TLS but no handshake completed.
-        return Found {
-            outcome: Outcome::Tls,
-            tunnel: false,
-            tls: None,
-        };
+        return found(Outcome::Tls, false, None, Answers::default());
     }
     ctx.stats.tls.fetch_add(1, Ordering::Relaxed);
-    Found {
-        outcome: inner,
-        tunnel: true,
-        tls,
+    found(inner, true, tls, answers)
+}
+
+/// The probes whose answer is the page for the HTTP title (`GET /`): ours,
+/// and the name Nmap's database gives the same request.
+const HTTP_PROBES: [&str; 2] = ["HTTPGet", "GetRequest"];
+
+/// What one plan's probes got back: the start of each answer, for the
+/// service fingerprint, and the best HTTP page title seen.
+#[derive(Debug, Default)]
+struct Answers {
+    /// (probe, first [`RESPONSE_MAX`] bytes) in arrival order; no more once
+    /// [`SOFT_LIMIT`] bytes are kept, as the fingerprint would not show them.
+    kept: Vec<(String, Vec<u8>)>,
+    bytes: usize,
+    /// Ranked: the answer to one of [`HTTP_PROBES`] first, then any with a real
+    /// title, then any other HTTP answer; the first of a rank stays.
+    title: Option<(u8, HttpTitle)>,
+}
+
+impl Answers {
+    fn record(&mut self, probe: &str, data: &[u8]) {
+        if data.is_empty() {
+            return;
+        }
+        if self.bytes < SOFT_LIMIT {
+            let start = &data[..data.len().min(RESPONSE_MAX)];
+            self.bytes += start.len();
+            self.kept.push((probe.to_owned(), start.to_vec()));
+        }
+        if let Some(t) = http_title(data) {
+            let rank = match (&t, HTTP_PROBES.contains(&probe)) {
+                (_, true) => 0,
+                (HttpTitle::Title(_), false) => 1,
+                _ => 2,
+            };
+            if self.title.as_ref().is_none_or(|(best, _)| rank < *best) {
+                self.title = Some((rank, t));
+            }
+        }
+    }
+
+    fn fingerprint(&self, meta: &FingerprintMeta<'_>) -> Option<String> {
+        service_fingerprint(
+            meta,
+            self.kept.iter().map(|(p, d)| (p.as_str(), d.as_slice())),
+        )
     }
 }
 
@@ -287,12 +346,13 @@ async fn run_plan(
     target: SocketAddr,
     proto: Protocol,
     tls: Option<TlsSession<'_>>,
-) -> Outcome {
+) -> (Outcome, Answers) {
     let cfg = PlanConfig {
         intensity: ctx.opts.intensity,
         tunnel: tls.is_some(),
     };
     let plan = RefCell::new(Plan::new(&ctx.opts.db, proto, target.port(), cfg));
+    let answers = RefCell::new(Answers::default());
     let at_once = match proto {
         Protocol::Udp => 1,
         _ => 2,
@@ -304,7 +364,7 @@ async fn run_plan(
                 let Some(step) = plan.borrow_mut().next_probe() else {
                     break;
                 };
-                running.push(run_probe(ctx, &plan, step, target, proto, tls));
+                running.push(run_probe(ctx, &plan, &answers, step, target, proto, tls));
             }
             match running.next().await {
                 None => break None,
@@ -314,7 +374,8 @@ async fn run_plan(
             }
         }
     };
-    decided.unwrap_or_else(|| plan.into_inner().finish())
+    let outcome = decided.unwrap_or_else(|| plan.into_inner().finish());
+    (outcome, answers.into_inner())
 }
 
 /// Sends one probe and reads its answer; `Some` when the answer decided
@@ -322,6 +383,7 @@ async fn run_plan(
 async fn run_probe<'a>(
     ctx: &Ctx,
     plan: &RefCell<Plan<'a>>,
+    answers: &RefCell<Answers>,
     step: ProbeStep<'a>,
     target: SocketAddr,
     proto: Protocol,
@@ -336,18 +398,23 @@ async fn run_probe<'a>(
         _ => tcp_exchange(ctx, target, step.payload, deadline, tls, &mut check).await,
     };
     match exchange {
-        Exchange::Decided(o) => Some(o),
+        Exchange::Decided(o, data) => {
+            answers.borrow_mut().record(step.name, &data);
+            Some(*o)
+        }
         Exchange::Ended(data, end, truncated) => {
             if truncated {
                 ctx.stats.truncated.fetch_add(1, Ordering::Relaxed);
             }
+            answers.borrow_mut().record(step.name, &data);
             plan.borrow_mut().on_end(id, &data, end, started.elapsed())
         }
     }
 }
 
 enum Exchange {
-    Decided(Outcome),
+    /// The outcome, and the answer that decided it.
+    Decided(Box<Outcome>, Vec<u8>),
     /// The answer (possibly empty), how reading ended, whether it was cut.
     Ended(Vec<u8>, End, bool),
 }
@@ -441,7 +508,7 @@ async fn read_answer(
             Err(_) if unchecked && by < deadline => {
                 unchecked = false;
                 if let Some(o) = check(&data) {
-                    return Exchange::Decided(o);
+                    return decided(stream, data, o, deadline).await;
                 }
             }
             Err(_) => return Exchange::Ended(data, End::Timeout, false),
@@ -451,13 +518,48 @@ async fn read_answer(
                 unchecked = !data.ends_with(b"\n");
                 if !unchecked {
                     if let Some(o) = check(&data) {
-                        return Exchange::Decided(o);
+                        return decided(stream, data, o, deadline).await;
                     }
                 }
             }
             Ok(Err(_)) => return Exchange::Ended(data, End::Reset, false),
         }
     }
+}
+
+/// Whether a service name is HTTP's: `http`, `http-proxy`, `ssl/http`.
+fn is_http(service: &str) -> bool {
+    let base = service.strip_prefix("ssl/").unwrap_or(service);
+    base == "http" || base.starts_with("http-")
+}
+
+/// How long an HTTP answer named before its page arrived may pause before
+/// the page is taken as it is.
+const HTTP_PAUSE: Duration = Duration::from_millis(500);
+
+/// The answer decided the port. An HTTP answer still missing the page its
+/// title comes from is read on, up to [`MAX_RESPONSE`] bytes, until the page
+/// is complete, the peer closes or pauses for [`HTTP_PAUSE`], or `deadline`.
+async fn decided(
+    stream: &mut dyn Io,
+    mut data: Vec<u8>,
+    outcome: Outcome,
+    deadline: Instant,
+) -> Exchange {
+    let http = matches!(&outcome, Outcome::Matched(m) if is_http(&m.service));
+    if !http || !data.starts_with(b"HTTP/") {
+        return Exchange::Decided(Box::new(outcome), data);
+    }
+    let mut chunk = vec![0u8; 16 * 1024];
+    while data.len() < MAX_RESPONSE && !page_complete(&data) {
+        let room = (MAX_RESPONSE - data.len()).min(chunk.len());
+        let by = deadline.min(Instant::now() + HTTP_PAUSE);
+        match timeout_at(by, stream.read(&mut chunk[..room])).await {
+            Ok(Ok(n)) if n > 0 => data.extend_from_slice(&chunk[..n]),
+            _ => break,
+        }
+    }
+    Exchange::Decided(Box::new(outcome), data)
 }
 
 async fn udp_exchange(
@@ -487,7 +589,7 @@ async fn udp_exchange(
                 let room = MAX_RESPONSE.saturating_sub(data.len());
                 data.extend_from_slice(&buf[..n.min(room)]);
                 if let Some(o) = check(&data) {
-                    return Exchange::Decided(o);
+                    return Exchange::Decided(Box::new(o), data);
                 }
                 if data.len() >= MAX_RESPONSE {
                     return Exchange::Ended(data, End::Timeout, true);
@@ -497,30 +599,73 @@ async fn udp_exchange(
     }
 }
 
-/// Writes what detection found into the port's service.
-fn apply(p: &mut PortResult, found: Found, stats: &ServiceStats) {
+/// Writes what detection found into the port's service: a port that
+/// answered without a hard match also gets its fingerprint, and an HTTP
+/// service the title of its page.
+fn apply(p: &mut PortResult, found: Found, ctx: &Ctx) {
     let tunnel = found.tunnel.then_some(Tunnel::Ssl);
+    let fingerprint = match found.outcome {
+        Outcome::Unknown { .. } => found.answers.fingerprint(&FingerprintMeta {
+            port: found.port,
+            proto: found.proto,
+            tls: found.tunnel,
+            version: env!("CARGO_PKG_VERSION"),
+            intensity: ctx.opts.intensity,
+            unix_time: unix_now(),
+            platform: &platform(),
+        }),
+        _ => None,
+    };
     let mut service = match found.outcome {
         Outcome::Matched(m) => probed(m, 10),
         Outcome::Unknown { soft: Some(m) } => probed(m, 10),
         Outcome::Tcpwrapped => ServiceInfo::named("tcpwrapped", ServiceMethod::Probed, 8),
         Outcome::Tls => ServiceInfo::named("ssl", ServiceMethod::Probed, 10),
         Outcome::Unknown { soft: None } => {
-            if tunnel.is_none() {
+            if tunnel.is_none() && fingerprint.is_none() {
                 return;
             }
-            // Inside TLS, nothing matched: the table's guess, reached by TLS.
+            // Nothing matched: the table's guess (reached by TLS, if so).
             p.service
                 .clone()
                 .unwrap_or_else(|| ServiceInfo::table("unknown"))
         }
     };
     if service.method == ServiceMethod::Probed {
-        stats.identified.fetch_add(1, Ordering::Relaxed);
+        ctx.stats.identified.fetch_add(1, Ordering::Relaxed);
+        if is_http(&service.name) {
+            service.http_title = found.answers.title.map(|(_, t)| t.text());
+        }
     }
     service.tunnel = tunnel;
     service.tls = found.tls;
+    service.fingerprint = fingerprint;
     p.service = Some(service);
+}
+
+/// Seconds since the Unix epoch, for the fingerprint's date.
+#[allow(clippy::disallowed_methods)] // the driver is where time enters
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// The platform the scanner was built for, as a target triple
+/// (`x86_64-unknown-linux-gnu`), for the fingerprint's `%P=`.
+fn platform() -> String {
+    let env = if cfg!(target_env = "gnu") {
+        "-gnu"
+    } else if cfg!(target_env = "musl") {
+        "-musl"
+    } else {
+        ""
+    };
+    format!(
+        "{}-unknown-{}{env}",
+        std::env::consts::ARCH,
+        std::env::consts::OS
+    )
 }
 
 fn probed(m: ServiceMatch, conf: u8) -> ServiceInfo {

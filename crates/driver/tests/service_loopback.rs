@@ -1,8 +1,10 @@
 //! Version detection's I/O against servers of our own on 127.0.0.1: a
 //! banner server, one that answers only a request, one that speaks TLS
 //! (certificate made here), one that never stops talking, one that never
-//! answers, one that closes at once, and a UDP responder. The database is a
-//! small one in Nmap's grammar written for this test. No root needed.
+//! answers, one that closes at once, a UDP responder, one speaking a
+//! protocol the database does not know, and web servers with and without
+//! page titles. The database is a small one in Nmap's grammar written for
+//! this test. No root needed.
 //!
 //! Every server thread is bounded in connections and bytes; no assertion
 //! depends on how long anything took.
@@ -215,15 +217,25 @@ fn banners_requests_and_tls_are_named_with_product_and_version() {
     assert_eq!(s.extrainfo.as_deref(), Some("protocol 2.0"));
     assert_eq!(s.ostype.as_deref(), Some("Linux"));
     assert_eq!(s.cpe, vec!["cpe:/o:linux:linux_kernel".to_string()]);
+    assert_eq!(s.fingerprint, None, "a hard match leaves no fingerprint");
+    assert_eq!(s.http_title, None, "not HTTP");
     let s = service(&h, http);
     assert_eq!(
         (s.name.as_str(), s.version.as_deref()),
         ("http", Some("1.9"))
     );
     assert_eq!(s.tunnel, None);
+    assert_eq!(s.fingerprint, None);
+    assert_eq!(s.http_title.as_deref(), Some("Site doesn't have a title."));
     for (port, proto) in [(tls, None), (old_tls, Some("TLSv1.0"))] {
         let s = service(&h, port);
         assert_eq!(s.name, "http", "port {port}: {s:?}");
+        assert_eq!(
+            s.http_title.as_deref(),
+            Some("Site doesn't have a title."),
+            "port {port}"
+        );
+        assert_eq!(s.fingerprint, None);
         assert_eq!(s.product.as_deref(), Some("TestHTTP"), "port {port}");
         assert_eq!(s.version.as_deref(), Some("2.4"));
         assert_eq!(s.tunnel, Some(Tunnel::Ssl));
@@ -271,8 +283,118 @@ fn talkative_silent_and_closing_servers_are_bounded_and_never_named() {
         assert_eq!(s.method, ServiceMethod::Table, "port {port}: {s:?}");
         assert_eq!(s.name, "guess");
     }
+    // The talker answered every probe with megabytes: its fingerprint shows
+    // the first 900 bytes (0x384) of each answer, and stays a few KiB.
+    let fp = service(&h, talker)
+        .fingerprint
+        .as_deref()
+        .expect("the talker gets a fingerprint");
+    assert!(fp.starts_with(&format!("SF-Port{talker}-TCP:V=")), "{fp}");
+    let a900 = format!("%r(NULL,384,\"{}\")", "A".repeat(900));
+    assert!(fp.contains(&a900), "{fp}");
+    assert!(fp.contains("%r(GetRequest,384,\"AAAA"), "{fp}");
+    assert!(
+        fp.len() <= portolan_services::fingerprint::MAX_LEN,
+        "{}",
+        fp.len()
+    );
+    assert!(fp.ends_with("\");") && fp.is_ascii());
+    // Silence and a quick close give nothing to fingerprint.
+    assert_eq!(service(&h, silent).fingerprint, None);
     let s = service(&h, closer);
     assert_eq!(s.name, "tcpwrapped");
+    assert_eq!(s.fingerprint, None);
+}
+
+#[test]
+fn an_unknown_protocol_gets_a_fingerprint_of_what_it_said() {
+    // Greets with a banner no line matches, then answers any request with
+    // bytes of its own protocol.
+    let odd = tcp_server(|mut s| {
+        let _ = s.write_all(b"ODD \"proto\" 1.0\r\n\x00\x01\xfe");
+        let req = read_request(&mut s, Duration::from_secs(3));
+        if !req.is_empty() {
+            let _ = s.write_all(b"ERR?\n");
+        }
+    });
+    // Answers GET like a web server, but nothing names it beyond the soft
+    // match: a soft match keeps the fingerprint, and is HTTP, so it gets the
+    // title too.
+    let soft_http = tcp_server(|mut s| {
+        let req = read_request(&mut s, Duration::from_secs(3));
+        if req.starts_with(b"GET ") {
+            let _ = s.write_all(
+                b"HTTP/1.0 404 Not Found\r\nContent-Type: text/html\r\n\r\n<title>Nope</title>",
+            );
+        }
+    });
+    let h = scan(host(&[(Protocol::Tcp, odd), (Protocol::Tcp, soft_http)]), 7);
+    let s = service(&h, odd);
+    assert_eq!((s.name.as_str(), s.method), ("guess", ServiceMethod::Table));
+    let fp = s.fingerprint.as_deref().expect("fingerprint");
+    let header = format!("SF-Port{odd}-TCP:V={}%I=7%D=", env!("CARGO_PKG_VERSION"));
+    assert!(fp.starts_with(&header), "{fp}");
+    assert!(
+        fp.contains("%r(NULL,14,\"ODD\\x20\\\"proto\\\"\\x201\\.0\\r\\n\\0\\x01\\xfe\")"),
+        "{fp}"
+    );
+    // Each probe has a connection of its own, so the banner comes again.
+    assert!(fp.contains("%r(GetRequest,19,\"ODD\\x20"), "{fp}");
+    assert!(fp.contains("\\xfeERR\\?\\n\")"), "{fp}");
+    assert!(fp.ends_with(");"), "{fp}");
+    assert_eq!(s.http_title, None);
+
+    let s = service(&h, soft_http);
+    assert_eq!((s.name.as_str(), s.method), ("http", ServiceMethod::Probed));
+    assert_eq!(s.version, None);
+    assert_eq!(s.http_title.as_deref(), Some("Nope"));
+    let fp = s
+        .fingerprint
+        .as_deref()
+        .expect("a soft match keeps its fingerprint");
+    assert!(fp.contains("%r(GetRequest,"), "{fp}");
+}
+
+#[test]
+fn an_http_server_named_before_its_page_arrives_still_gets_the_title() {
+    // The headers name the server; the page follows after a pause, so the
+    // match is made before the title has arrived.
+    let web = tcp_server(|mut s| {
+        let req = read_request(&mut s, Duration::from_secs(3));
+        if !req.starts_with(b"GET ") {
+            return;
+        }
+        let head = b"HTTP/1.0 200 OK\r\nServer: TestHTTP/3.0\r\nContent-Type: text/html\r\n\r\n";
+        let _ = s.write_all(head);
+        let _ = s.flush();
+        thread::sleep(Duration::from_millis(150));
+        let _ = s
+            .write_all(b"<html><HEAD><Title id=t>\n  Loopback &amp; Co\t&#233;t&eacute;\n</TITLE>");
+        thread::sleep(Duration::from_millis(150));
+        let _ = s.write_all(b"<body>hello</body></html>");
+    });
+    let moved = tcp_server(|mut s| {
+        let req = read_request(&mut s, Duration::from_secs(3));
+        if req.starts_with(b"GET ") {
+            let _ = s.write_all(
+                b"HTTP/1.0 302 Found\r\nServer: TestHTTP/3.1\r\nLocation: https://login.test/\r\n\r\n",
+            );
+        }
+    });
+    let h = scan(host(&[(Protocol::Tcp, web), (Protocol::Tcp, moved)]), 7);
+    let s = service(&h, web);
+    assert_eq!(
+        (s.name.as_str(), s.version.as_deref()),
+        ("http", Some("3.0"))
+    );
+    assert_eq!(s.http_title.as_deref(), Some("Loopback & Co ét&eacute;"));
+    assert_eq!(s.fingerprint, None);
+    let s = service(&h, moved);
+    assert_eq!(s.version.as_deref(), Some("3.1"));
+    assert_eq!(
+        s.http_title.as_deref(),
+        Some("Did not follow redirect to https://login.test/")
+    );
 }
 
 #[test]

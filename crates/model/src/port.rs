@@ -217,6 +217,15 @@ pub struct ServiceInfo {
     /// What the TLS handshake showed, when the service spoke TLS.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls: Option<TlsInfo>,
+    /// Nmap's `SF-Port...` service fingerprint, unwrapped: set only when the
+    /// port answered a probe but no hard match named it (Nmap's `servicefp`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<String>,
+    /// What Nmap's `http-title` would print for an HTTP service: the page
+    /// title, `Site doesn't have a title (text/html).`, or `Did not follow
+    /// redirect to ...`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_title: Option<String>,
 }
 
 impl ServiceInfo {
@@ -240,6 +249,8 @@ impl ServiceInfo {
             tunnel: None,
             cpe: Vec::new(),
             tls: None,
+            fingerprint: None,
+            http_title: None,
         }
     }
 
@@ -364,6 +375,22 @@ mod tests {
                 "localhost-response"
             ]
         );
+    }
+
+    #[test]
+    fn fingerprint_and_title_are_left_out_when_absent_and_read_back() {
+        let mut s = ServiceInfo::table("rtsp");
+        let bare = serde_json::to_value(&s).unwrap();
+        assert!(bare.get("fingerprint").is_none() && bare.get("http_title").is_none());
+        let old: ServiceInfo =
+            serde_json::from_str(r#"{"name":"rtsp","method":"table","conf":3}"#).unwrap();
+        assert_eq!(old, s);
+        s.fingerprint = Some("SF-Port554-TCP:V=0.1.0%r(NULL,1,\"x\");".into());
+        s.http_title = Some("Welcome".into());
+        let v = serde_json::to_value(&s).unwrap();
+        assert_eq!(v["http_title"], "Welcome");
+        assert_eq!(v["fingerprint"], "SF-Port554-TCP:V=0.1.0%r(NULL,1,\"x\");");
+        assert_eq!(serde_json::from_value::<ServiceInfo>(v).unwrap(), s);
     }
 
     #[test]

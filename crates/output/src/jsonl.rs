@@ -191,6 +191,35 @@ mod tests {
     }
 
     #[test]
+    fn fingerprint_and_http_title_are_service_fields_and_read_back() {
+        use portolan_model::{PortState, ServiceInfo, ServiceMethod};
+        let mut odd = crate::fixtures::port(554, PortState::Open, Reason::SynAck);
+        let mut s = ServiceInfo::table("rtsp");
+        s.fingerprint = Some("SF-Port554-TCP:V=0.1.0%r(NULL,2,\"\\r\\n\");".into());
+        odd.service = Some(s);
+        let mut web = crate::fixtures::port(80, PortState::Open, Reason::SynAck);
+        let mut s = ServiceInfo::named("http", ServiceMethod::Probed, 10);
+        s.http_title = Some("Welcome to nginx!".into());
+        web.service = Some(s);
+        let host = host_with(vec![odd, web]);
+        let out = lines(
+            OutputOptions::default(),
+            std::slice::from_ref(&host),
+            &summary(),
+        );
+        let ports = &out[0]["ports"];
+        assert_eq!(
+            ports[0]["service"]["fingerprint"],
+            "SF-Port554-TCP:V=0.1.0%r(NULL,2,\"\\r\\n\");"
+        );
+        assert!(ports[0]["service"].get("http_title").is_none());
+        assert_eq!(ports[1]["service"]["http_title"], "Welcome to nginx!");
+        assert!(ports[1]["service"].get("fingerprint").is_none());
+        let back: HostResult = serde_json::from_value(out[0].clone()).unwrap();
+        assert_eq!(back, host);
+    }
+
+    #[test]
     fn a_host_answering_every_port_is_flagged_and_still_lists_every_port() {
         let flagged = proxied_host();
         let mut normal = proxied_host();

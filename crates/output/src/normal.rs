@@ -1,6 +1,8 @@
 //! Nmap's human-readable report (the terminal, and `-oN` files).
 
-use crate::service::{service_column, service_info_line, tls_block, version_column};
+use crate::service::{
+    fingerprint_block, script_lines, service_column, service_info_line, version_column,
+};
 use crate::text::{
     answers_every_port_note, display_name, done_sentence, latency, one_line, primary_name,
     reason_text, target_label,
@@ -295,6 +297,7 @@ fn ports_block(host: &HostResult, view: &PortView<'_>, opts: &OutputOptions) -> 
     s.push('\n');
     if !view.all_ignored() {
         s.push_str(&port_table(&view.shown, reason, version_scan));
+        s.push_str(&fingerprint_block(&view.shown));
     }
     s.push_str(&mac_line(host));
     s.push_str(&service_info_line(&view.shown));
@@ -326,7 +329,8 @@ pub(crate) fn not_shown_line(view: &PortView<'_>) -> String {
 }
 
 /// The `PORT STATE SERVICE [REASON] [VERSION]` table, each column as wide as
-/// its longest entry; a TLS port's certificate lines follow its row.
+/// its longest entry; a port's script lines (`http-title`, a TLS port's
+/// certificate) follow its row.
 pub(crate) fn port_table(ports: &[&PortResult], reason: bool, version_scan: bool) -> String {
     let mut header = vec!["PORT", "STATE", "SERVICE"];
     if reason {
@@ -347,8 +351,8 @@ pub(crate) fn port_table(ports: &[&PortResult], reason: bool, version_scan: bool
     for (line, p) in lines.zip(ports) {
         s.push_str(line.trim_end());
         s.push('\n');
-        if let Some(tls) = p.service.as_ref().and_then(|s| s.tls.as_ref()) {
-            s.push_str(&tls_block(tls));
+        if let Some(service) = &p.service {
+            s.push_str(&script_lines(service));
         }
     }
     s
@@ -558,6 +562,67 @@ Service Info: OS: Linux; CPE: cpe:/o:linux:linux_kernel
             text.contains("\nService detection performed.\n# Portolan done"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn http_titles_sit_under_their_port_and_fingerprints_follow_the_table() {
+        use portolan_model::{ServiceInfo, ServiceMethod, TlsInfo, Tunnel};
+        let mut web = port(80, PortState::Open, Reason::SynAck);
+        let mut s = ServiceInfo::named("http", ServiceMethod::Probed, 10);
+        s.product = Some("nginx".into());
+        s.http_title = Some("Welcome to nginx!".into());
+        web.service = Some(s);
+        let mut https = port(443, PortState::Open, Reason::SynAck);
+        let mut s = ServiceInfo::named("http", ServiceMethod::Probed, 10);
+        s.tunnel = Some(Tunnel::Ssl);
+        s.http_title = Some("Site doesn't have a title (text/html).".into());
+        s.tls = Some(TlsInfo {
+            protocol: "TLSv1.3".into(),
+            cipher: None,
+            subject: Some("commonName=s1".into()),
+            issuer: None,
+            not_before: None,
+            not_after: None,
+            public_key: None,
+            sha256: None,
+        });
+        https.service = Some(s);
+        let mut odd = port(554, PortState::Open, Reason::SynAck);
+        let mut s = ServiceInfo::table("rtsp");
+        let fp = format!(
+            "SF-Port554-TCP:V=0.1.0%I=7%D=11/21%Time=6B016F9E%P=x86_64-unknown-linux-gnu%r(NULL,32,\"{}\");",
+            "Z".repeat(50)
+        );
+        s.fingerprint = Some(fp);
+        odd.service = Some(s);
+        let mut host = host_with(vec![web, odd, https]);
+        host.mac = Some(portolan_model::MacAddress {
+            addr: [2, 0, 0xc6, 0x12, 0, 2],
+            vendor: None,
+        });
+        let opts = OutputOptions {
+            version_scan: true,
+            ..OutputOptions::default()
+        };
+        let expected = "\
+Portolan scan report for 198.18.0.2
+Host is up (0.00037s latency).
+
+PORT    STATE SERVICE  VERSION
+80/tcp  open  http     nginx
+|_http-title: Welcome to nginx!
+554/tcp open  rtsp?
+443/tcp open  ssl/http
+|_http-title: Site doesn't have a title (text/html).
+| ssl-cert: Subject: commonName=s1
+|_Protocol: TLSv1.3
+1 service unrecognized despite returning data. If you know the service/version, add a match line for it (Nmap's nmap-service-probes format) and pass the file with --versiondb-add:
+SF-Port554-TCP:V=0.1.0%I=7%D=11/21%Time=6B016F9E%P=x86_64-unknown-linux-gn
+SF:u%r(NULL,32,\"ZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZ\");
+MAC Address: 02:00:C6:12:00:02 (Unknown)
+
+";
+        assert_eq!(render_host(&host, &run_info(opts)), expected);
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! How a port's service reads in the human formats: the SERVICE and VERSION
-//! columns, the `ssl-cert` lines under a TLS port, and the host's
+//! columns, the `http-title` and `ssl-cert` lines under a port, the service
+//! fingerprints of ports that answered but were not named, and the host's
 //! `Service Info:` line, as Nmap prints them after `-sV`.
 
 use crate::text::one_line;
@@ -65,6 +66,81 @@ pub(crate) fn tls_block(tls: &TlsInfo) -> String {
         let lead = if i == last { "|_" } else { "| " };
         let name = if i == 0 { "ssl-cert: " } else { "" };
         s.push_str(&format!("{lead}{name}{line}\n"));
+    }
+    s
+}
+
+/// The script lines under a port's row, in Nmap's order (by script name):
+/// `|_http-title: ...`, then the `ssl-cert` block.
+pub(crate) fn script_lines(service: &ServiceInfo) -> String {
+    let mut s = String::new();
+    if let Some(title) = &service.http_title {
+        s.push_str(&format!("|_http-title: {}\n", one_line(title)));
+    }
+    if let Some(tls) = &service.tls {
+        s.push_str(&tls_block(tls));
+    }
+    s
+}
+
+/// Whether an `http-title` text is a page's title rather than one of the
+/// notes said in its place (no title, a redirect not followed).
+pub(crate) fn is_real_title(text: &str) -> bool {
+    !(text.starts_with("Site doesn't have a title")
+        || text.starts_with("Did not follow redirect to "))
+}
+
+/// Width of a fingerprint line in normal output, `SF:` included, as Nmap
+/// wraps them.
+const FP_WIDTH: usize = 74;
+
+/// A fingerprint as normal output shows it: lines of [`FP_WIDTH`]
+/// characters, each after the first starting `SF:`; the closing `;` stays
+/// on the last line (which may so be one longer).
+pub(crate) fn fingerprint_lines(fp: &str) -> Vec<String> {
+    let fp = one_line(fp);
+    let (body, semi) = match fp.strip_suffix(';') {
+        Some(body) => (body, ";"),
+        None => (&*fp, ""),
+    };
+    let chars: Vec<char> = body.chars().collect();
+    let first = chars.len().min(FP_WIDTH);
+    let mut lines = vec![chars[..first].iter().collect::<String>()];
+    for chunk in chars[first..].chunks(FP_WIDTH - 3) {
+        lines.push(format!("SF:{}", chunk.iter().collect::<String>()));
+    }
+    if let Some(last) = lines.last_mut() {
+        last.push_str(semi);
+    }
+    lines
+}
+
+/// After the port table, Nmap's block for the shown ports that answered but
+/// were not named: how many, what to do with them, and each fingerprint
+/// (under a `NEXT SERVICE FINGERPRINT` line when there are several).
+/// Empty when there are none.
+pub(crate) fn fingerprint_block(shown: &[&PortResult]) -> String {
+    let fps: Vec<&str> = shown
+        .iter()
+        .filter_map(|p| p.service.as_ref()?.fingerprint.as_deref())
+        .collect();
+    let advice = "If you know the service/version, add a match line for it \
+                  (Nmap's nmap-service-probes format) and pass the file with --versiondb-add:";
+    let mut s = match fps.len() {
+        0 => return String::new(),
+        1 => format!("1 service unrecognized despite returning data. {advice}\n"),
+        n => format!("{n} services unrecognized despite returning data. {advice}\n"),
+    };
+    for fp in &fps {
+        if fps.len() > 1 {
+            s.push_str(
+                "==============NEXT SERVICE FINGERPRINT (SUBMIT INDIVIDUALLY)==============\n",
+            );
+        }
+        for line in fingerprint_lines(fp) {
+            s.push_str(&line);
+            s.push('\n');
+        }
     }
     s
 }
@@ -180,6 +256,84 @@ mod tests {
         );
         let none = port_with(probed("http"));
         assert_eq!(service_info_line(&[&none]), "");
+    }
+
+    #[test]
+    fn fingerprints_wrap_at_74_columns_with_sf_prefixes() {
+        let fp = format!("SF-Port9-TCP:V=0.1.0%r(NULL,C8,\"{}\");", "a".repeat(200));
+        let lines = fingerprint_lines(&fp);
+        let unwrapped: String = lines
+            .iter()
+            .enumerate()
+            .map(|(i, l)| if i == 0 { &l[..] } else { &l[3..] })
+            .collect();
+        assert_eq!(unwrapped, fp);
+        assert_eq!(lines[0].len(), 74);
+        assert!(lines[0].starts_with("SF-Port9-TCP:"));
+        for l in &lines[1..] {
+            assert!(l.starts_with("SF:"), "{l}");
+        }
+        for l in &lines[..lines.len() - 1] {
+            assert_eq!(l.len(), 74, "{l}");
+        }
+        assert!(lines.iter().all(|l| l.len() <= 80));
+        assert!(lines.last().unwrap().ends_with("\");"));
+        // The `;` is never wrapped on its own.
+        let exact = format!("{};", "x".repeat(74 + 71));
+        let lines = fingerprint_lines(&exact);
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[1].len(), 75);
+        assert_eq!(fingerprint_lines("short;"), ["short;"]);
+    }
+
+    #[test]
+    fn one_unrecognized_service_has_no_next_line_several_do() {
+        let mut a = ServiceInfo::table("rtsp");
+        a.fingerprint = Some("SF-Port554-TCP:V=0.1.0%r(NULL,1,\"x\");".into());
+        let mut b = probed("http");
+        b.fingerprint = Some("SF-Port81-TCP:V=0.1.0%r(GetRequest,1,\"y\");".into());
+        let (pa, pb, pc) = (port_with(a), port_with(b), port_with(probed("ssh")));
+        assert_eq!(
+            fingerprint_block(&[&pa, &pc]),
+            "1 service unrecognized despite returning data. If you know the service/version, \
+             add a match line for it (Nmap's nmap-service-probes format) and pass the file \
+             with --versiondb-add:\nSF-Port554-TCP:V=0.1.0%r(NULL,1,\"x\");\n"
+        );
+        let both = fingerprint_block(&[&pa, &pb, &pc]);
+        assert!(both.starts_with("2 services unrecognized despite returning data. "));
+        assert_eq!(
+            both.matches(
+                "\n==============NEXT SERVICE FINGERPRINT (SUBMIT INDIVIDUALLY)==============\nSF-Port"
+            )
+            .count(),
+            2
+        );
+        assert_eq!(fingerprint_block(&[&pc]), "");
+    }
+
+    #[test]
+    fn script_lines_put_http_title_before_ssl_cert_and_notes_are_told_apart() {
+        let mut s = probed("http");
+        s.http_title = Some("Tab\there\nand there".into());
+        assert_eq!(script_lines(&s), "|_http-title: Tab here and there\n");
+        s.tls = Some(TlsInfo {
+            protocol: "TLSv1.3".into(),
+            cipher: None,
+            subject: None,
+            issuer: None,
+            not_before: None,
+            not_after: None,
+            public_key: None,
+            sha256: None,
+        });
+        assert_eq!(
+            script_lines(&s),
+            "|_http-title: Tab here and there\n|_ssl-cert: Protocol: TLSv1.3\n"
+        );
+        assert!(is_real_title("Welcome to nginx!"));
+        assert!(!is_real_title("Site doesn't have a title (text/html)."));
+        assert!(!is_real_title("Site doesn't have a title."));
+        assert!(!is_real_title("Did not follow redirect to https://x.test/"));
     }
 
     #[test]

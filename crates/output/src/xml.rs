@@ -383,8 +383,10 @@ fn port(doc: &mut Doc, p: &PortResult) -> io::Result<()> {
 
 /// Like Nmap, a port with no known service is written as `unknown` from the
 /// table. A probed service carries what version detection found, its CPEs
-/// as `<cpe>` children, and `tunnel="ssl"` when reached through TLS; the TLS
-/// certificate follows as an `ssl-cert` script, as Nmap's script writes it.
+/// as `<cpe>` children, and `tunnel="ssl"` when reached through TLS; a port
+/// that answered but was not named, its fingerprint as `servicefp`. The TLS
+/// certificate or else the page title follows as an `ssl-cert` or
+/// `http-title` script, as Nmap's scripts write them.
 fn service(doc: &mut Doc, service: Option<&ServiceInfo>) -> io::Result<()> {
     let Some(s) = service else {
         return doc.empty(
@@ -413,6 +415,9 @@ fn service(doc: &mut Doc, service: Option<&ServiceInfo>) -> io::Result<()> {
     if s.tunnel.is_some() {
         attrs.push(("tunnel", "ssl"));
     }
+    if let Some(fp) = &s.fingerprint {
+        attrs.push(("servicefp", fp.as_str()));
+    }
     attrs.push(("method", method));
     attrs.push(("conf", &conf));
     if s.cpe.is_empty() {
@@ -424,10 +429,28 @@ fn service(doc: &mut Doc, service: Option<&ServiceInfo>) -> io::Result<()> {
         }
         doc.end("service")?;
     }
+    // One script per port at most: ndiff (up to Nmap 7.95, Debian's 7.93
+    // included) fails on a port with two, as it sorts them and they do not
+    // compare. On a TLS port the certificate wins; its title stays in the
+    // other formats.
     if let Some(tls) = &s.tls {
         ssl_cert_script(doc, tls)?;
+    } else if let Some(title) = &s.http_title {
+        http_title_script(doc, title)?;
     }
     Ok(())
+}
+
+/// `<script id="http-title" output="...">`, with the title as an `<elem>`
+/// when the page had one (not for the no-title and redirect notes).
+fn http_title_script(doc: &mut Doc, text: &str) -> io::Result<()> {
+    let attrs = [("id", "http-title"), ("output", text)];
+    if !crate::service::is_real_title(text) {
+        return doc.empty("script", &attrs);
+    }
+    doc.start("script", &attrs)?;
+    doc.text_element("elem", &[("key", "title")], text)?;
+    doc.end("script")
 }
 
 /// `<script id="ssl-cert" output="...">` with the fields as `<elem>`s.
@@ -970,6 +993,39 @@ mod tests {
         let text = render_host(&traced_host(), &ping).unwrap();
         assert!(
             text.ends_with("</hostnames>\n<trace port=\"443\" proto=\"tcp\">\n<hop ttl=\"1\" ipaddr=\"198.18.0.254\" rtt=\"0.05\"/>\n<hop ttl=\"2\" ipaddr=\"198.18.1.14\" rtt=\"0.08\"/>\n</trace>\n<times srtt=\"368\" rttvar=\"337\" to=\"100000\"/>\n</host>\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn servicefp_and_http_title_are_written_as_nmap_writes_them() {
+        use portolan_model::{ServiceInfo, ServiceMethod};
+        let mut odd = mk_port(554, PortState::Open, Reason::SynAck);
+        let mut s = ServiceInfo::table("rtsp");
+        s.fingerprint = Some("SF-Port554-TCP:V=0.1.0%r(NULL,3,\"<\\\"&\");".into());
+        odd.service = Some(s);
+        let mut web = mk_port(80, PortState::Open, Reason::SynAck);
+        let mut s = ServiceInfo::named("http", ServiceMethod::Probed, 10);
+        s.http_title = Some("Tom & \"Jerry\"".into());
+        web.service = Some(s);
+        let mut moved = mk_port(81, PortState::Open, Reason::SynAck);
+        let mut s = ServiceInfo::named("http", ServiceMethod::Probed, 10);
+        s.http_title = Some("Did not follow redirect to /login".into());
+        moved.service = Some(s);
+        let host = host_with(vec![odd, web, moved]);
+        let text = render_host(&host, &run_info(OutputOptions::default())).unwrap();
+        assert!(
+            text.contains(r#"<service name="rtsp" servicefp="SF-Port554-TCP:V=0.1.0%r(NULL,3,&quot;&lt;\&quot;&amp;&quot;);" method="table" conf="3"/></port>"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"<service name="http" method="probed" conf="10"/><script id="http-title" output="Tom &amp; &quot;Jerry&quot;"><elem key="title">Tom &amp; &quot;Jerry&quot;</elem></script></port>"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                r#"<script id="http-title" output="Did not follow redirect to /login"/></port>"#
+            ),
             "{text}"
         );
     }

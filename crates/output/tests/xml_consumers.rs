@@ -550,8 +550,9 @@ fn ndiff_reads_traced_hosts_and_sees_no_change_in_a_route_alone() {
 }
 
 /// A host after `-sV`: SSH with product, version, extra info, OS and CPEs;
-/// HTTPS identified inside TLS with its certificate; a port version
-/// detection could not name.
+/// HTTPS identified inside TLS with its certificate and its page title; a
+/// port version detection could not name, with its fingerprint; a redirecting
+/// web server.
 fn versioned_host(ssh_version: &str) -> HostResult {
     let mut ssh = open_tcp(22, "ssh");
     let mut s = ServiceInfo::named("ssh", ServiceMethod::Probed, 10);
@@ -579,9 +580,21 @@ fn versioned_host(ssh_version: &str) -> HostResult {
         public_key: Some("rsaEncryption 2048".into()),
         sha256: Some("00ff".repeat(16)),
     });
+    h.http_title = Some("Portolan <Lab> & \"friends\"".into());
     https.service = Some(h);
-    let unknown = open_tcp(9999, "abyss");
-    host("198.18.0.11", vec![ssh, https, unknown])
+    let mut unknown = open_tcp(9999, "abyss");
+    if let Some(s) = unknown.service.as_mut() {
+        s.fingerprint = Some(
+            "SF-Port9999-TCP:V=0.1.0%I=7%D=11/21%Time=6B016F9E%P=x86_64-unknown-linux-gnu\
+             %r(NULL,6,\"<hi>\\0\\r\");"
+                .into(),
+        );
+    }
+    let mut web = open_tcp(80, "http");
+    let mut w = ServiceInfo::named("http", ServiceMethod::Probed, 10);
+    w.http_title = Some("Did not follow redirect to https://s1.svc.test/".into());
+    web.service = Some(w);
+    host("198.18.0.11", vec![ssh, web, https, unknown])
 }
 
 #[test]
@@ -605,6 +618,21 @@ fn version_detection_results_validate_and_ndiff_sees_a_new_version() {
     );
     assert!(
         text.contains(r#"<script id="ssl-cert" output="&#xa;Subject: commonName=s1.svc.test/organizationName=Portolan Lab&#xa;"#),
+        "{text}"
+    );
+    // ndiff up to Nmap 7.95 fails on a port with two scripts (it sorts them),
+    // so the TLS port carries its certificate and not its title.
+    assert!(!text.contains("Portolan &lt;Lab&gt;"), "{text}");
+    let per_port = text.split("</port>").map(|p| p.matches("<script ").count());
+    assert!(per_port.clone().all(|n| n <= 1), "{text}");
+    assert!(
+        text.contains(
+            r#"<script id="http-title" output="Did not follow redirect to https://s1.svc.test/"/>"#
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"<service name="abyss" servicefp="SF-Port9999-TCP:V=0.1.0%I=7%D=11/21%Time=6B016F9E%P=x86_64-unknown-linux-gnu%r(NULL,6,&quot;&lt;hi&gt;\0\r&quot;);" method="table" conf="3"/>"#),
         "{text}"
     );
     let out = dtd_valid(&a);

@@ -22,9 +22,16 @@
 //! A [`Plan`] per (host, port) hands out [`ProbeStep`]s and reads the answers
 //! ([`Plan::on_data`], [`Plan::on_end`]) until an [`Outcome`]: a match, TLS to unwrap,
 //! `tcpwrapped`, or unknown (with a soft match, if any).
+//!
+//! # Reporting
+//!
+//! A port that answered but was not named gets a [`fingerprint`] in Nmap's
+//! `SF-Port` format; an HTTP answer's page title is read by [`http`].
 
 mod db;
 mod error;
+pub mod fingerprint;
+pub mod http;
 mod matcher;
 mod parse;
 pub mod perl_regex;
@@ -37,6 +44,8 @@ pub use db::{
     NULL_PROBE,
 };
 pub use error::{DbError, DbWarning};
+pub use fingerprint::{service_fingerprint, FingerprintMeta};
+pub use http::{http_title, page_complete, HttpTitle};
 pub use matcher::ServiceMatch;
 pub use plan::{End, Outcome, Plan, PlanConfig, ProbeStep, SSL_SERVICE};
 pub use ports::PortSet;
