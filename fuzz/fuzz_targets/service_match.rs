@@ -1,4 +1,5 @@
-//! Arbitrary answers against a fixed probe database: matching and planning must never
+//! Arbitrary answers against a small probe database that exercises every template
+//! form, and against Portolan's own database: matching and planning must never
 //! panic, and version fields stay printable ASCII.
 #![no_main]
 
@@ -23,16 +24,28 @@ Probe UDP Any q|?|
 match any m|^(.+)$|s i/$1/
 "#;
 
-fn db() -> &'static ProbeDb {
-    static DB_CELL: OnceLock<ProbeDb> = OnceLock::new();
-    DB_CELL.get_or_init(|| match ProbeDb::parse(DB) {
-        Ok((db, _)) => db,
-        Err(e) => panic!("fuzz database: {e}"),
+fn dbs() -> &'static [ProbeDb; 2] {
+    static DB_CELL: OnceLock<[ProbeDb; 2]> = OnceLock::new();
+    DB_CELL.get_or_init(|| {
+        let small = match ProbeDb::parse(DB) {
+            Ok((db, _)) => db,
+            Err(e) => panic!("fuzz database: {e}"),
+        };
+        let ours = match ProbeDb::builtin() {
+            Ok((db, _)) => db,
+            Err(e) => panic!("builtin database: {e}"),
+        };
+        [small, ours]
     })
 }
 
 fuzz_target!(|data: &[u8]| {
-    let db = db();
+    for db in dbs() {
+        one_db(db, data);
+    }
+});
+
+fn one_db(db: &ProbeDb, data: &[u8]) {
     let printable = |s: &Option<String>| {
         s.as_ref()
             .is_none_or(|s| s.bytes().all(|b| (0x20..=0x7e).contains(&b)))
@@ -48,9 +61,14 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     let (head, tail) = data.split_at(data.len() / 2);
+    // The first two bytes choose the port, and so which probes the plan lists first.
+    let port = match data {
+        [a, b, ..] => u16::from_be_bytes([*a, *b]),
+        _ => 80,
+    };
     for proto in [Protocol::Tcp, Protocol::Udp] {
-        let mut plan = Plan::new(db, proto, 80, PlanConfig::default());
-        for _ in 0..8 {
+        let mut plan = Plan::new(db, proto, port, PlanConfig::default());
+        for _ in 0..32 {
             let Some(step) = plan.next_probe() else { break };
             if plan.on_data(step.id, head).is_some()
                 || plan
@@ -67,4 +85,4 @@ fuzz_target!(|data: &[u8]| {
         }
         let _ = plan.finish();
     }
-});
+}

@@ -11,18 +11,14 @@
 //! without them every test fails with a message saying so, like the other network
 //! tests.
 
-#[allow(dead_code)] // shared with network.rs, which uses all of it
+#[allow(dead_code)] // shared by the network test binaries, each using part of it
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fs;
 use std::net::IpAddr;
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::{Mutex, MutexGuard, Once};
 
 use common::hosts::{parse_xml_run, XmlHost, XmlRun};
-use common::{run, Run, Seen};
+use common::{LabKind, Netns, Run, Seen};
 use serde_json::Value;
 
 /// Upper bound on any one scanner run: a hung binary fails the test, not CI.
@@ -32,12 +28,6 @@ const RUN_TIMEOUT_S: &str = "150";
 const SILENT_DNS_BOUND_S: &str = "60";
 const BOTH_NETS: [&str; 2] = ["198.18.0.0/24", "198.18.1.0/24"];
 const LOSS_PCT: &str = "10";
-static DISCO_LOCK: Mutex<()> = Mutex::new(());
-static GC: Once = Once::new();
-
-fn disco_script() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/net/disco.py")
-}
 
 /// The scanner under test, or the oracle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -125,71 +115,36 @@ fn machine(v: &Value) -> Machine {
     }
 }
 
-fn is_root() -> bool {
-    let status = fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let uid = status.lines().find(|l| l.starts_with("Uid:"));
-    uid.and_then(|l| l.split_whitespace().nth(2)) == Some("0")
-}
-
-/// Fails the test loudly when this machine cannot build the lab.
-fn require_root_and_netns() {
-    const NEED: &str = "the discovery network tests need root and Linux network namespaces \
-        (ip netns, veth, bridge, nftables, dnsmasq; run scripts/setup-test-deps.sh). CI runs \
-        as root";
-    assert!(is_root(), "{NEED}: not running as root");
-    let probe = Command::new("ip").args(["netns", "list"]).output();
-    let works = probe.as_ref().is_ok_and(|o| o.status.success());
-    assert!(works, "{NEED}: `ip netns list` failed: {probe:?}");
-}
+static DISCO: LabKind = LabKind::new(
+    "tests/net/disco.py",
+    "pd",
+    "the discovery network tests need root and Linux network namespaces (ip netns, veth, \
+     bridge, nftables, dnsmasq; run scripts/setup-test-deps.sh). CI runs as root",
+);
 
 /// A live discovery test network; dropping it tears the network down.
 struct Disco {
-    prefix: String,
+    ns: Netns,
     scanner_ns: String,
     scanner: Machine,
     hosts: Vec<Machine>,
     dns_server: String,
     silent_dns_server: String,
-    dir: PathBuf,
-    _guard: MutexGuard<'static, ()>,
 }
 
 impl Disco {
     /// Builds the lab with `disco.py up ARGS` (after removing leftovers).
     fn up(test: &str, up_args: &[&str]) -> Disco {
-        let guard = DISCO_LOCK.lock().unwrap_or_else(|p| p.into_inner());
-        require_root_and_netns();
-        GC.call_once(|| {
-            let _ = run(Command::new("python3").arg(disco_script()).arg("gc"));
-        });
-        let prefix = format!("pd{}", std::process::id());
-        let dir = std::env::temp_dir().join(format!("portolan-disco-{prefix}-{test}"));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).expect("create output dir");
-        let out = run(Command::new("python3")
-            .arg(disco_script())
-            .args(["up", "--prefix", &prefix])
-            .args(up_args));
-        // From here on, Drop tears down whatever `up` left, even half a lab.
-        let mut lab = Disco {
-            prefix,
-            scanner_ns: String::new(),
-            scanner: Machine::default(),
-            hosts: Vec::new(),
-            dns_server: String::new(),
-            silent_dns_server: String::new(),
-            dir,
-            _guard: guard,
-        };
-        let out = out.ok("disco.py up");
-        let v: Value = serde_json::from_str(&out.stdout).expect("disco.py up printed JSON");
-        lab.scanner_ns = req_str(&v, "scanner_ns");
-        lab.scanner = machine(&v["scanner"]);
-        lab.dns_server = req_str(&v, "dns_server");
-        lab.silent_dns_server = req_str(&v, "silent_dns_server");
+        let (ns, v) = Netns::up(&DISCO, test, up_args);
         let hosts = v["hosts"].as_array().expect("disco JSON: hosts");
-        lab.hosts = hosts.iter().map(machine).collect();
-        lab
+        Disco {
+            ns,
+            scanner_ns: req_str(&v, "scanner_ns"),
+            scanner: machine(&v["scanner"]),
+            hosts: hosts.iter().map(machine).collect(),
+            dns_server: req_str(&v, "dns_server"),
+            silent_dns_server: req_str(&v, "silent_dns_server"),
+        }
     }
 
     fn host(&self, name: &str) -> &Machine {
@@ -205,10 +160,7 @@ impl Disco {
     /// Runs `tool args...` inside the scanner namespace, killed after `secs`
     /// seconds (exit status 124, or 137 when it ignored SIGTERM).
     fn run_within(&self, secs: &str, tool: Tool, args: &[&str]) -> Run {
-        let mut cmd = Command::new("ip");
-        cmd.args(["netns", "exec", &self.scanner_ns]);
-        cmd.args(["timeout", "--kill-after=5", secs, tool.program()]);
-        run(cmd.args(args).current_dir(&self.dir))
+        self.ns.run_in(&self.scanner_ns, secs, tool.program(), args)
     }
 
     /// Runs `tool args... -oX -`; it must exit 0, and its stdout is the XML.
@@ -226,34 +178,13 @@ impl Disco {
 
     /// The scanner's egress counters (disco.py counters): total, dns, arp_dns, other.
     fn counters(&self) -> BTreeMap<String, u64> {
-        let out = run(Command::new("python3").arg(disco_script()).args([
-            "counters",
-            "--prefix",
-            &self.prefix,
-        ]))
-        .ok("disco.py counters");
+        let out = self.ns.script("counters", &[]).ok("disco.py counters");
         let v: Value = serde_json::from_str(&out.stdout).expect("counters JSON");
         let map = v.as_object().expect("counters object");
         let counts = map
             .iter()
             .filter_map(|(k, n)| Some((k.clone(), n.as_u64()?)));
         counts.collect()
-    }
-}
-
-impl Drop for Disco {
-    fn drop(&mut self) {
-        let down = Command::new("python3")
-            .arg(disco_script())
-            .args(["down", "--prefix", &self.prefix])
-            .output();
-        let ok = down.as_ref().is_ok_and(|o| o.status.success());
-        if !ok {
-            eprintln!("disco.py down --prefix {} failed: {down:?}", self.prefix);
-        }
-        if ok && !std::thread::panicking() {
-            let _ = fs::remove_dir_all(&self.dir);
-        }
     }
 }
 

@@ -3,6 +3,7 @@
 //! oracle on the same network. Needs root and `ip netns` (CI has both); without them
 //! every test fails with a message saying so.
 
+#[allow(dead_code)] // shared by the network test binaries, each using part of it
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -3,7 +3,7 @@
 //! Nmap running the same scan on the same network. Needs root and `ip netns`
 //! (CI has both); without them every test fails with a message saying so.
 
-#[allow(dead_code)] // shared with network.rs, which uses all of it
+#[allow(dead_code)] // shared by the network test binaries, each using part of it
 mod common;
 
 use common::{assert_none, expand_ports, mismatches, read_jsonl, read_xml, state_mismatches, Lab};

@@ -5,7 +5,7 @@
 //! addresses go when the lab is torn down. Needs root and `ip netns` (CI has both);
 //! without them every test fails with a message saying so, as the other network tests do.
 
-#[allow(dead_code)] // shared with network.rs, which uses all of it
+#[allow(dead_code)] // shared by the network test binaries, each using part of it
 mod common;
 
 use common::{assert_none, mismatches, read_jsonl, read_xml, state_mismatches, Hosts, Lab};
@@ -201,7 +201,7 @@ fn interrupted_twice_then_resumed_scan_has_every_host_once() {
     let (normal, grep) = (lab.out("scan.nmap"), lab.out("scan.gnmap"));
     let outputs = ["-oX", &xml, "-oJ", &json, "-oN", &normal, "-oG", &grep];
     let args = [&SLOW[..], &outputs, &[RANGE]].concat();
-    let (status, stderr) = interrupt_after(spawn(&lab, &lab.dir, &args), &json, 10);
+    let (status, stderr) = interrupt_after(spawn(&lab, &lab.ns.dir, &args), &json, 10);
     assert_eq!(
         status.code(),
         Some(130),
@@ -358,7 +358,7 @@ fn write_resume(lab: &Lab, name: &str, argv: &[&str]) -> String {
     let path = lab.out(name);
     let file = serde_json::json!({
         "format": "portolan-resume", "version": 1, "portolan": "0.1.0",
-        "cwd": lab.dir, "argv": argv, "seed": 7, "raw": null, "shard": null,
+        "cwd": lab.ns.dir, "argv": argv, "seed": 7, "raw": null, "shard": null,
         "index_space": 1, "next_position": 0, "unfinished": [],
         "hosts_total": 0, "hosts_up": 0, "elapsed_secs": 0.5,
     });

@@ -13,7 +13,7 @@
 //! (Nmap's `-sS` too; seen on Linux 6.18), so an IPv6 SYN scan of P-syn sees
 //! every port filtered.
 
-#[allow(dead_code)] // shared with network.rs, which uses all of it
+#[allow(dead_code)] // shared by the network test binaries, each using part of it
 mod common;
 
 use std::collections::BTreeMap;

@@ -21,15 +21,9 @@ use serde_json::Value;
 pub const PORTOLAN: &str = env!("CARGO_BIN_EXE_portolan");
 /// Upper bound on any one scanner run; a hung binary fails the test, not CI.
 const RUN_TIMEOUT_S: &str = "120";
-static LAB_LOCK: Mutex<()> = Mutex::new(());
-static GC: Once = Once::new();
 
 fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn lab_script() -> PathBuf {
-    repo_root().join("tests/net/lab.py")
 }
 
 /// Expected state and reason of one port.
@@ -134,59 +128,149 @@ fn is_root() -> bool {
     uid.and_then(|l| l.split_whitespace().nth(2)) == Some("0")
 }
 
-/// Fails the test loudly when this machine cannot build the lab.
-fn require_root_and_netns() {
-    const NEED: &str = "the network tests need root and Linux network namespaces \
-        (ip netns, veth, bridge, nftables; run scripts/setup-test-deps.sh). CI runs as root";
-    assert!(is_root(), "{NEED}: not running as root");
-    let probe = Command::new("ip").args(["netns", "list"]).output();
-    let works = probe.as_ref().is_ok_and(|o| o.status.success());
-    assert!(works, "{NEED}: `ip netns list` failed: {probe:?}");
+/// One kind of test network: a script of tests/net that takes `up`, `down` and `gc`
+/// with `--prefix`, the namespace prefix its tests use (with this process's id),
+/// and what the machine needs for it (said when the tests cannot run). Holds the
+/// lock that keeps one such lab at a time per test binary.
+pub struct LabKind {
+    script: &'static str,
+    prefix: &'static str,
+    need: &'static str,
+    lock: Mutex<()>,
+    gc: Once,
 }
 
+impl LabKind {
+    pub const fn new(script: &'static str, prefix: &'static str, need: &'static str) -> Self {
+        LabKind {
+            script,
+            prefix,
+            need,
+            lock: Mutex::new(()),
+            gc: Once::new(),
+        }
+    }
+
+    fn script_path(&self) -> PathBuf {
+        repo_root().join(self.script)
+    }
+}
+
+/// A live lab of one [`LabKind`], for one test: its namespaces are torn down with
+/// the script's `down` when this drops (also when the test panics, and also after a
+/// failed `up`), and it owns the test's scratch directory, removed after a clean
+/// teardown of a passing test.
+pub struct Netns {
+    script: PathBuf,
+    pub prefix: String,
+    pub dir: PathBuf,
+    _guard: MutexGuard<'static, ()>,
+}
+
+impl Netns {
+    /// Builds the lab with `SCRIPT up --prefix P ARGS` (the first time in this
+    /// process, after `SCRIPT gc` removed labs of dead test processes); the JSON
+    /// `up` printed. Fails loudly without root or `ip netns`.
+    pub fn up(kind: &'static LabKind, test: &str, args: &[&str]) -> (Netns, Value) {
+        let guard = kind.lock.lock().unwrap_or_else(|p| p.into_inner());
+        assert!(is_root(), "{}: not running as root", kind.need);
+        let probe = Command::new("ip").args(["netns", "list"]).output();
+        let works = probe.as_ref().is_ok_and(|o| o.status.success());
+        assert!(works, "{}: `ip netns list` failed: {probe:?}", kind.need);
+        let script = kind.script_path();
+        kind.gc.call_once(|| {
+            let _ = run(Command::new("python3").arg(&script).arg("gc"));
+        });
+        let prefix = format!("{}{}", kind.prefix, std::process::id());
+        let dir = std::env::temp_dir().join(format!("portolan-{prefix}-{test}"));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).expect("create output dir");
+        let out = run(Command::new("python3")
+            .arg(&script)
+            .args(["up", "--prefix", &prefix])
+            .args(args));
+        // From here on, Drop tears down whatever `up` left, even half a lab.
+        let lab = Netns {
+            script,
+            prefix,
+            dir,
+            _guard: guard,
+        };
+        let what = format!("{} up", kind.script);
+        let out = out.ok(&what);
+        let v: Value = serde_json::from_str(&out.stdout)
+            .unwrap_or_else(|e| panic!("{what} printed no JSON ({e}): {}", out.stdout));
+        (lab, v)
+    }
+
+    /// A path for an output file of this test.
+    pub fn out(&self, name: &str) -> String {
+        self.dir.join(name).to_string_lossy().into_owned()
+    }
+
+    /// Runs `program args...` inside namespace `ns`, killed after `secs` seconds
+    /// (exit status 124, or 137 when it ignored SIGTERM), in the scratch directory.
+    pub fn run_in(&self, ns: &str, secs: &str, program: &str, args: &[&str]) -> Run {
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", ns]);
+        cmd.args(["timeout", "--kill-after=5", secs, program]);
+        run(cmd.args(args).current_dir(&self.dir))
+    }
+
+    /// Runs `SCRIPT COMMAND --prefix P ARGS` (the lab script's other commands).
+    pub fn script(&self, command: &str, args: &[&str]) -> Run {
+        run(Command::new("python3")
+            .arg(&self.script)
+            .args([command, "--prefix", &self.prefix])
+            .args(args))
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let down = Command::new("python3")
+            .arg(&self.script)
+            .args(["down", "--prefix", &self.prefix])
+            .output();
+        let ok = down.as_ref().is_ok_and(|o| o.status.success());
+        if !ok {
+            let script = self.script.display();
+            eprintln!("{script} down --prefix {} failed: {down:?}", self.prefix);
+        }
+        if ok && !std::thread::panicking() {
+            let _ = fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+static LAB: LabKind = LabKind::new(
+    "tests/net/lab.py",
+    "pt",
+    "the network tests need root and Linux network namespaces (ip netns, veth, bridge, \
+     nftables; run scripts/setup-test-deps.sh). CI runs as root",
+);
+
 /// A live test network; dropping it tears the network down.
-#[derive(Debug)]
 pub struct Lab {
+    pub ns: Netns,
     pub prefix: String,
     pub scanner_ns: String,
     pub scanner_if: String,
     pub hosts: Vec<HostTruth>,
-    pub dir: PathBuf,
-    _guard: MutexGuard<'static, ()>,
 }
 
 impl Lab {
     /// Builds the lab (after tearing down any leftover with the same prefix).
     pub fn up(test: &str) -> Lab {
-        let guard = LAB_LOCK.lock().unwrap_or_else(|p| p.into_inner());
-        require_root_and_netns();
-        // Labs of killed earlier runs (pt<dead pid>) would only take up names: remove them.
-        GC.call_once(|| {
-            let _ = run(Command::new("python3").arg(lab_script()).arg("gc"));
-        });
-        let prefix = format!("pt{}", std::process::id());
-        let dir = std::env::temp_dir().join(format!("portolan-nettest-{prefix}-{test}"));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).expect("create output dir");
-        let out = run(Command::new("python3")
-            .arg(lab_script())
-            .args(["up", "--prefix", &prefix]));
-        // From here on, Drop tears down whatever `up` left, even half a lab.
-        let mut lab = Lab {
-            prefix,
-            scanner_ns: String::new(),
-            scanner_if: String::new(),
-            hosts: Vec::new(),
-            dir,
-            _guard: guard,
-        };
-        let out = out.ok("lab.py up");
-        let v: Value = serde_json::from_str(&out.stdout).expect("lab.py up printed JSON");
-        lab.scanner_ns = str_field(&v, "scanner_ns");
-        lab.scanner_if = str_field(&v, "scanner_if");
+        let (ns, v) = Netns::up(&LAB, test, &[]);
         let hosts = v["hosts"].as_array().expect("lab JSON: hosts");
-        lab.hosts = hosts.iter().map(host_truth).collect();
-        lab
+        Lab {
+            prefix: ns.prefix.clone(),
+            scanner_ns: str_field(&v, "scanner_ns"),
+            scanner_if: str_field(&v, "scanner_if"),
+            hosts: hosts.iter().map(host_truth).collect(),
+            ns,
+        }
     }
 
     pub fn host(&self, name: &str) -> &HostTruth {
@@ -196,15 +280,13 @@ impl Lab {
 
     /// A path for an output file of this test.
     pub fn out(&self, name: &str) -> String {
-        self.dir.join(name).to_string_lossy().into_owned()
+        self.ns.out(name)
     }
 
     /// Runs `program args...` inside the scanner namespace, bounded in time.
     pub fn in_scanner(&self, program: &str, args: &[&str]) -> Run {
-        let mut cmd = Command::new("ip");
-        cmd.args(["netns", "exec", &self.scanner_ns]);
-        cmd.args(["timeout", "--kill-after=5", RUN_TIMEOUT_S, program]);
-        run(cmd.args(args).current_dir(&self.dir))
+        self.ns
+            .run_in(&self.scanner_ns, RUN_TIMEOUT_S, program, args)
     }
 
     pub fn portolan(&self, args: &[&str]) -> Run {
@@ -235,22 +317,6 @@ impl Lab {
             last = now;
         }
         panic!("scanner interface never went quiet (tx_packets {last})");
-    }
-}
-
-impl Drop for Lab {
-    fn drop(&mut self) {
-        let down = Command::new("python3")
-            .arg(lab_script())
-            .args(["down", "--prefix", &self.prefix])
-            .output();
-        let ok = down.as_ref().is_ok_and(|o| o.status.success());
-        if !ok {
-            eprintln!("lab.py down --prefix {} failed: {down:?}", self.prefix);
-        }
-        if ok && !std::thread::panicking() {
-            let _ = fs::remove_dir_all(&self.dir);
-        }
     }
 }
 
