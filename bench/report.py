@@ -1049,18 +1049,18 @@ def services_description(hosts, services):
             "%d/%s %s" % (s["port"], s["proto"], s["product"] or show_name(s["name"],
                                                                           s["tunnel"]))
             for s in mine)))
-    return ("Real Debian daemons in two server namespaces of their own lab (tests/net/svc.py, "
+    return ("Real Debian daemons in %d server namespaces of their own lab (tests/net/svc.py, "
             "one bridge, the scanner at 198.18.0.1), each started with a configuration of "
             "the lab's: %s. Both tools get the same arguments: -sS -sU -sV -Pn -n -T4 on the "
-            "lab's TCP and UDP service ports (T:/U: lists) of both addresses, so each host "
-            "also has the other's ports closed. %d services (%d TCP, %d UDP) are scored "
+            "lab's TCP and UDP service ports (T:/U: lists) of every address, so each host "
+            "also has the others' ports closed. %d services (%d TCP, %d UDP) are scored "
             "against the lab's truth: named right when the service name and the TLS tunnel "
             "(ssl/) are the truth's; product right when it is the truth's (case and spacing "
             "aside); version, where the daemon discloses one (the installed package's "
             "upstream version), right when the reported version is the truth's or starts "
             "with it followed by a separator (Nmap's `9.2p1 Debian 2+deb12u10` for 9.2p1). "
             "Every miss is listed with what the tool reported."
-            % ("; ".join(per_host) or "the lab did not come up", len(services),
+            % (len(hosts), "; ".join(per_host) or "the lab did not come up", len(services),
                sum(s["proto"] == "tcp" for s in services),
                sum(s["proto"] == "udp" for s in services)))
 
