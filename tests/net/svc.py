@@ -67,7 +67,8 @@ and every TCP port accepts a connection from the scanner over IPv4 and IPv6; a
 daemon that exits or does not come up is named with the tail of its log, and
 the lab is torn down. `down` stops every process in the lab's namespaces
 (SIGTERM, then SIGKILL after 3 s), deletes them and the state directory. `gc`
-removes labs of dead test processes (prefix pv<pid>[a-z]). `capture` connects
+removes labs of dead test and benchmark processes (prefix ps<pid> or pbv<pid>,
+optionally a letter after). `capture` connects
 from P-scan (TLS: any certificate, TLS 1.0 allowed), sends a C-escaped payload
 (\\xHH takes exactly two hex digits; no octal) and prints the answer escaped and
 in hex. `selftest` checks every service's answer against the truth (versions
@@ -1181,7 +1182,8 @@ def down(prefix):
 
 
 def gc():
-    """Tear down labs left by killed test runs: prefix `pv<pid>[a-z]` whose pid is
+    """Tear down labs left by killed runs: prefix `ps<pid>` (the network tests) or
+    `pbv<pid>` (bench/run.sh), optionally a letter after, whose pid is
     gone (namespaces or state directory)."""
     out = lab.run(["ip", "netns", "list"], check=False).stdout
     names = [line.split()[0] for line in out.splitlines() if line.split()]
@@ -1189,7 +1191,7 @@ def gc():
               if n.startswith("portolan-svc-")]
     stale = set()
     for name in names:
-        m = re.fullmatch(r"(pv(\d+)[a-z]?)-(%s)" % "|".join(NODES), name)
+        m = re.fullmatch(r"((?:ps|pbv)(\d+)[a-z]?)-(%s)" % "|".join(NODES), name)
         if m and not lab.pid_alive(int(m.group(2))):
             stale.add(m.group(1))
     for prefix in sorted(stale):
